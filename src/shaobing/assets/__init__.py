@@ -1,0 +1,1 @@
+"""Asset ledger (资产台账): assets, valuation, import/export, change history."""

@@ -1,0 +1,1 @@
+"""The ``shaobing`` command line (Typer): one module per command group."""

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every feature uses: settings, database, scope guard, audit log, i18n."""

@@ -1,0 +1,19 @@
+"""Imports every feature's tables so the metadata (and Alembic) sees the whole schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from shaobing.core.models import Base
+
+
+def load_all_models() -> MetaData:
+    """Import every model module and return the complete metadata."""
+    # Imported for their side effect of registering tables on Base.metadata.
+    from shaobing.assets import models as _assets  # noqa: F401
+    from shaobing.core import audit as _audit  # noqa: F401
+    from shaobing.engagements import models as _engagements  # noqa: F401
+    from shaobing.findings import models as _findings  # noqa: F401
+    from shaobing.scan import models as _scan  # noqa: F401
+
+    return Base.metadata

@@ -1,0 +1,1 @@
+"""Clients (甲方, the tenants), engagements, scope, service items, SLA terms, deliverables."""

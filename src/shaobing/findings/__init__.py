@@ -1,0 +1,1 @@
+"""Findings: one model for every source, fingerprinted so repeats merge."""

@@ -1,0 +1,1 @@
+"""Real services (PostgreSQL, later MariaDB, Redis, ...) started on loopback for the tests."""
