@@ -350,6 +350,8 @@ def test_forced_encoding(tmp_path: Path) -> None:
         read_ledger(path, encoding="utf-8")
     with pytest.raises(LedgerFormatError, match="不支持的字符编码“klingon”"):
         read_ledger(path, encoding="klingon")
+    with pytest.raises(LedgerFormatError, match="不支持的字符编码“base64”"):
+        read_ledger(path, encoding="base64")
 
 
 # ---------------------------------------------------------------------------
@@ -744,9 +746,22 @@ def test_header_only_gives_no_rows(tmp_path: Path) -> None:
     assert read_ledger(path) == ([], [])
 
 
-def test_missing_file(tmp_path: Path) -> None:
+def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(LedgerFormatError, match=r"nothere\.csv.*无法打开文件"):
         read_ledger(tmp_path / "nothere.csv")
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(LedgerFormatError, match=r"dir\.csv.*无法打开文件"):
+        read_ledger(tmp_path / "dir.csv")
+
+
+def test_very_wide_csv_is_capped(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(HEADERS) + "," * 500_000 + "\r\n", encoding="utf-8")
+    assert read_ledger(path) == ([], [])
+    hidden = tmp_path / "hidden.csv"
+    hidden.write_text("," * 200 + ",".join(HEADERS) + "\r\n", encoding="utf-8")
+    with pytest.raises(LedgerFormatError, match="找不到表头"):
+        read_ledger(hidden)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])

@@ -747,6 +747,10 @@ def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str]:
             return data.decode(candidate).lstrip("\ufeff"), candidate
         except UnicodeDecodeError as exc:
             offsets.append(exc.start)
+        except LookupError as exc:
+            # Codecs such as "base64" exist but are not text encodings.
+            problem = t("ledger.problem.unknown_encoding", encoding=candidate)
+            raise LedgerFormatError(path, problem) from exc
     if len(candidates) == 2:
         problem = t("ledger.problem.bad_encoding", utf8_offset=offsets[0], gb_offset=offsets[1])
     else:
@@ -772,7 +776,8 @@ def _csv_records(path: Path, text: str, delimiter: str) -> Iterator[tuple[int, l
         count += 1
         if count > MAX_ROWS:
             raise LedgerFormatError(path, t("ledger.problem.too_many_rows", limit=MAX_ROWS))
-        yield start, record
+        # Same width cap as for XLSX: a line of a million commas must not slow header search.
+        yield start, record[:MAX_COLUMNS]
 
 
 def _read_csv(path: Path, data: bytes, encoding: str | None) -> LedgerReport:
@@ -953,7 +958,8 @@ def read_ledger_report(
             # Read one byte past the limit: the file may grow between stat() and read().
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise LedgerFormatError(path, t("ledger.problem.unreadable", detail=exc.strerror)) from exc
+        detail = exc.strerror or type(exc).__name__
+        raise LedgerFormatError(path, t("ledger.problem.unreadable", detail=detail)) from exc
     if len(data) > MAX_FILE_BYTES:
         problem = t(
             "ledger.problem.file_too_big",

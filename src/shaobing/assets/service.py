@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from shaobing.assets.kinds import AssetType, asset_type_label
-from shaobing.assets.ledger_io import LedgerRow, RowError
+from shaobing.assets.ledger_io import LedgerRow, RowError, ledger_spec
 from shaobing.assets.models import Asset, AssetAddress, AssetChange
 from shaobing.assets.valuation import ValuationMethod, asset_value
 from shaobing.core.audit import record_event
@@ -108,7 +108,7 @@ def import_rows(
             all_errors.extend(
                 RowError(
                     row.row,
-                    t("ledger.column.addresses"),
+                    ledger_spec().column("addresses").header,
                     a,
                     t(
                         "assets.address_conflict",
