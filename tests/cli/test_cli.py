@@ -383,3 +383,25 @@ def test_console_script_exit_codes(tmp_path: Path) -> None:
         check=False,
     )
     assert bad_tz.returncode == 1 and "Nowhere/Land" in bad_tz.stderr
+
+
+def test_audit_list_and_verify(cli: CliRunner) -> None:
+    _setup(cli)
+    cli("scope", "check", "192.0.2.1", "--engagement", "2026年度安全服务")
+    events: Any = cli.json("audit", "list")
+    actions = [e["action"] for e in events]
+    assert actions[:1] == ["scope.refused"]
+    assert {"platform.init", "client.create", "engagement.create"} <= set(actions)
+    assert all(e["actor"] == "cli:tester" for e in events)
+    refused: Any = cli.json("audit", "list", "--action", "scope.refused", "--client", "crj")
+    assert [e["target"] for e in refused] == ["192.0.2.1"]
+    assert "审计日志" in cli.ok("audit", "list").out
+    ok: Any = cli.json("audit", "verify")
+    assert ok["ok"] is True and ok["events"] == len(events)
+    assert "审计日志完整" in cli.ok("audit", "verify").out
+    with get_engine().begin() as conn:
+        from sqlalchemy import text
+
+        conn.execute(text("UPDATE audit_events SET actor = 'intruder' WHERE seq = 2"))
+    broken = cli("audit", "verify")
+    assert broken.code == 1 and "第 2 条" in broken.err

@@ -16,7 +16,7 @@ import pydantic
 import typer
 
 from shaobing import __version__
-from shaobing.cli import assets, clients, engagements, init_cmd, scope
+from shaobing.cli import assets, audit, clients, engagements, init_cmd, scope
 from shaobing.cli.output import err_console
 from shaobing.core.errors import ShaobingError
 from shaobing.core.i18n import set_language, t
@@ -34,6 +34,7 @@ app.add_typer(clients.app, name="client", help=t("cli.help.client"))
 app.add_typer(engagements.app, name="engagement", help=t("cli.help.engagement"))
 app.add_typer(assets.app, name="asset", help=t("cli.help.asset"))
 app.add_typer(scope.app, name="scope", help=t("cli.help.scope"))
+app.add_typer(audit.app, name="audit", help=t("cli.help.audit"))
 
 
 def _version(value: bool) -> None:
