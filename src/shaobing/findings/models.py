@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shaobing.core.models import Base, TenantScoped, utcnow
-
-
-class Severity(StrEnum):
-    """Severity levels 严重/高/中/低/信息."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFO = "info"
 
 
 class Finding(TenantScoped, Base):

@@ -1,0 +1,1 @@
+"""Importers of scanner and analyser output files, discovered by module scan."""
