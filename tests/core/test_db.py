@@ -96,3 +96,18 @@ def test_importing_the_package_creates_no_engine_or_settings() -> None:
         check=True,
         env={"SHAOBING_HOME": "/nonexistent/never-created", "PATH": "/usr/bin:/bin"},
     )
+
+
+def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
+    """Every migration's downgrade works, so a bad upgrade can be rolled back."""
+    from alembic import command
+
+    from shaobing.core.db import alembic_config, upgrade_database
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade_database(engine)
+    assert set(load_all_models().tables) <= set(inspect(engine).get_table_names())

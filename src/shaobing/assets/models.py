@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shaobing.core.models import Base, TenantScoped, utcnow
@@ -77,3 +77,24 @@ class AssetChange(TenantScoped, Base):
     source: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))  # created | updated | deleted
     changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AssetService(TenantScoped, Base):
+    """A port/service seen on an asset by a scan or an imported scanner file."""
+
+    __tablename__ = "asset_services"
+    __table_args__ = (UniqueConstraint("asset_id", "port", "protocol"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    port: Mapped[int] = mapped_column(Integer)
+    protocol: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16))
+    service: Mapped[str | None] = mapped_column(String(100))
+    product: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[str | None] = mapped_column(String(200))
+    cpe: Mapped[list[str]] = mapped_column(JSON, default=list)
+    banner: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,7 +16,16 @@ import pydantic
 import typer
 
 from shaobing import __version__
-from shaobing.cli import assets, audit, clients, engagements, init_cmd, scope
+from shaobing.cli import (
+    assets,
+    audit,
+    clients,
+    engagements,
+    findings,
+    init_cmd,
+    scope,
+    workorders,
+)
 from shaobing.cli.output import err_console
 from shaobing.core.errors import ShaobingError
 from shaobing.core.i18n import set_language, t
@@ -35,6 +44,9 @@ app.add_typer(engagements.app, name="engagement", help=t("cli.help.engagement"))
 app.add_typer(assets.app, name="asset", help=t("cli.help.asset"))
 app.add_typer(scope.app, name="scope", help=t("cli.help.scope"))
 app.add_typer(audit.app, name="audit", help=t("cli.help.audit"))
+app.add_typer(findings.app, name="findings", help=t("cli.help.findings"))
+app.add_typer(workorders.app, name="workorder", help=t("cli.help.workorder"))
+app.command("retest", help=t("cli.help.retest"))(findings.retest)
 
 
 def _version(value: bool) -> None:

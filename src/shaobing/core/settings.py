@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -27,6 +28,10 @@ class Settings(BaseSettings):
     # shaobing.assets.valuation for the methods and their sources).
     valuation_method: str = "log2"
     valuation_weights: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
+    # Work orders for new findings: one per finding, or one per host (organisation choice).
+    workorder_grouping: Literal["finding", "host"] = "finding"
+    # Where de-duplication looks for an earlier copy of a finding.
+    dedup_scope: Literal["engagement", "client"] = "engagement"
 
     @field_validator("timezone")
     @classmethod

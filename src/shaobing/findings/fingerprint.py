@@ -1,14 +1,19 @@
-"""Stable de-duplication fingerprints of findings."""
+"""Stable de-duplication fingerprints of findings, configured by fingerprints.yaml."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
 
-# Fields that identify *where* and *what* a finding is; volatile text (timestamps,
-# response bodies, scanner run ids) is deliberately absent so repeats hash the same.
-DEFAULT_FINGERPRINT_FIELDS = (
+import yaml
+from pydantic import BaseModel, ConfigDict, field_validator
+
+# Fields that may take part in a fingerprint (columns of the finding).
+FINGERPRINT_FIELDS = (
     "source_tool",
     "check_id",
     "host",
@@ -16,7 +21,48 @@ DEFAULT_FINGERPRINT_FIELDS = (
     "protocol",
     "url",
     "parameter",
+    "file_path",
+    "line",
 )
+DEFAULT_FINGERPRINT_FIELDS = FINGERPRINT_FIELDS
+
+
+class FingerprintRule(BaseModel):
+    """Which fields identify a finding, and whether a tool's own id is trusted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    fields: tuple[str, ...] = DEFAULT_FINGERPRINT_FIELDS
+    use_tool_unique_id: bool = True
+
+    @field_validator("fields")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [f for f in value if f not in FINGERPRINT_FIELDS]
+        if unknown or not value:
+            raise ValueError(f"unknown fingerprint fields {unknown}; use {FINGERPRINT_FIELDS}")
+        return value
+
+
+class FingerprintConfig(BaseModel):
+    """The default rule and per-tool overrides."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    default: FingerprintRule = FingerprintRule()
+    tools: dict[str, FingerprintRule] = {}
+
+    def rule_for(self, tool: str) -> FingerprintRule:
+        """The rule that applies to one source tool."""
+        return self.tools.get(tool.lower(), self.default)
+
+
+@cache
+def load_config(override: Path | None = None) -> FingerprintConfig:
+    """The packaged configuration, or ``override`` (a user file) when it exists."""
+    if override is not None and override.is_file():
+        text = override.read_text(encoding="utf-8")
+    else:
+        text = resources.files("shaobing.findings").joinpath("fingerprints.yaml").read_text("utf-8")
+    return FingerprintConfig.model_validate(yaml.safe_load(text) or {})
 
 
 def _normalise(value: object) -> str:
@@ -37,3 +83,16 @@ def finding_fingerprint(
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def fingerprint_with(values: Mapping[str, object], rule: FingerprintRule) -> str:
+    """The fingerprint under ``rule``: the tool's own stable id when allowed, else the fields."""
+    unique = values.get("tool_unique_id")
+    if rule.use_tool_unique_id and unique:
+        canonical = json.dumps(
+            ["uid", _normalise(values.get("source_tool")), str(unique)],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return finding_fingerprint(values, rule.fields)

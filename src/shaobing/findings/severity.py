@@ -27,8 +27,13 @@ class Severity(StrEnum):
         return t(f"findings.severity.{self.value}")
 
 
-_RANK = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1,
-         Severity.INFO: 0}
+_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
 
 
 def severity_from_score(score: float) -> Severity:
@@ -48,16 +53,35 @@ def severity_from_score(score: float) -> Severity:
 
 # Words scanners use for their levels, lower-cased (English and Chinese).
 _WORDS = {
-    "critical": Severity.CRITICAL, "严重": Severity.CRITICAL, "紧急": Severity.CRITICAL,
-    "urgent": Severity.CRITICAL, "serious": Severity.CRITICAL, "超危": Severity.CRITICAL,
-    "high": Severity.HIGH, "高": Severity.HIGH, "高危": Severity.HIGH, "error": Severity.HIGH,
-    "medium": Severity.MEDIUM, "moderate": Severity.MEDIUM, "中": Severity.MEDIUM,
-    "中危": Severity.MEDIUM, "warning": Severity.MEDIUM,
-    "low": Severity.LOW, "低": Severity.LOW, "低危": Severity.LOW, "minor": Severity.LOW,
+    "critical": Severity.CRITICAL,
+    "严重": Severity.CRITICAL,
+    "紧急": Severity.CRITICAL,
+    "urgent": Severity.CRITICAL,
+    "serious": Severity.CRITICAL,
+    "超危": Severity.CRITICAL,
+    "high": Severity.HIGH,
+    "高": Severity.HIGH,
+    "高危": Severity.HIGH,
+    "error": Severity.HIGH,
+    "medium": Severity.MEDIUM,
+    "moderate": Severity.MEDIUM,
+    "中": Severity.MEDIUM,
+    "中危": Severity.MEDIUM,
+    "warning": Severity.MEDIUM,
+    "low": Severity.LOW,
+    "低": Severity.LOW,
+    "低危": Severity.LOW,
+    "minor": Severity.LOW,
     "note": Severity.LOW,
-    "info": Severity.INFO, "informational": Severity.INFO, "information": Severity.INFO,
-    "信息": Severity.INFO, "提示": Severity.INFO, "none": Severity.INFO, "log": Severity.INFO,
-    "unknown": Severity.INFO, "debug": Severity.INFO,
+    "info": Severity.INFO,
+    "informational": Severity.INFO,
+    "information": Severity.INFO,
+    "信息": Severity.INFO,
+    "提示": Severity.INFO,
+    "none": Severity.INFO,
+    "log": Severity.INFO,
+    "unknown": Severity.INFO,
+    "debug": Severity.INFO,
 }
 
 
