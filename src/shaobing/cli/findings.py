@@ -197,10 +197,22 @@ def list_(
         total, page = service.list_findings(session, target, flt, limit=limit, offset=offset)
         items = [service.finding_as_dict(f) for f in page]
     if json_out:
-        print_json({"total": total, "limit": limit, "offset": offset, "findings": items})
+        print_json(
+            {
+                "total": min(total, service.COUNT_CAP),
+                "total_capped": total > service.COUNT_CAP,
+                "limit": limit,
+                "offset": offset,
+                "findings": items,
+            }
+        )
         return
     print_table(
-        t("cli.findings_title", total=total, shown=len(items)),
+        t(
+            "cli.findings_title",
+            total=f"{service.COUNT_CAP}+" if total > service.COUNT_CAP else total,
+            shown=len(items),
+        ),
         [
             t("cli.col.id"),
             t("cli.col.severity"),

@@ -312,6 +312,7 @@ class _Ingest:
             if target is not None:
                 params |= {
                     "status": target.value,
+                    "is_open": target in OPEN_STATES,
                     "status_changed_at": self.now,
                     "risk_accepted_until": None,
                 }
@@ -369,6 +370,7 @@ class _Ingest:
                     "first_import_id": self.run.id,
                     "last_import_id": self.run.id,
                     "status": status.value,
+                    "is_open": status in OPEN_STATES,
                     "status_changed_at": self.now,
                     "first_seen": self.now,
                     "last_seen": self.now,
@@ -670,7 +672,12 @@ class _Ingest:
         self.session.execute(
             update(Finding),
             [
-                {"id": c.id, "status": Status.FIXED.value, "status_changed_at": self.now}
+                {
+                    "id": c.id,
+                    "status": Status.FIXED.value,
+                    "is_open": False,
+                    "status_changed_at": self.now,
+                }
                 for c in closing
             ],
         )

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shaobing.core.models import Base, TenantScoped, utcnow
@@ -63,8 +73,17 @@ class Finding(TenantScoped, Base):
         UniqueConstraint("dedup_scope", "fingerprint"),
         Index("ix_findings_list", "engagement_id", "status", "severity_rank", "id"),
         Index("ix_findings_eng_rank", "engagement_id", "severity_rank", "id"),
-        Index("ix_findings_eng_source", "engagement_id", "source_tool", "status"),
-        Index("ix_findings_eng_host", "engagement_id", "host"),
+        Index("ix_findings_open", "engagement_id", "is_open", "severity_rank", "id"),
+        Index(
+            "ix_findings_eng_source",
+            "engagement_id",
+            "source_tool",
+            "is_open",
+            "severity_rank",
+            "id",
+        ),
+        Index("ix_findings_eng_host", "engagement_id", "host", "severity_rank", "id"),
+        Index("ix_findings_eng_asset", "engagement_id", "asset_id", "severity_rank", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,6 +135,9 @@ class Finding(TenantScoped, Base):
     confidence: Mapped[str | None] = mapped_column(String(32))
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(32), default="new")
+    # Denormalised from status (新增/待修复) so "open findings, most severe first" is one
+    # ordered index range instead of a sort over every open finding.
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     risk_accepted_until: Mapped[date | None] = mapped_column(Date)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)

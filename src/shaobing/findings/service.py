@@ -56,6 +56,11 @@ def import_file(
     )
 
 
+# Listing counts stop here: counting every match of a broad filter over a million findings
+# costs more than the page itself, and nobody pages through more than this.
+COUNT_CAP = 10_000
+
+
 @dataclass
 class FindingFilter:
     """Filters of ``findings list``."""
@@ -74,7 +79,7 @@ def _filtered(query: Select[Any], engagement: Engagement, flt: FindingFilter) ->
     if flt.statuses:
         query = query.where(Finding.status.in_([s.value for s in flt.statuses]))
     elif flt.open_only:
-        query = query.where(Finding.status.in_([s.value for s in OPEN_STATES]))
+        query = query.where(Finding.is_open.is_(True))
     if flt.severities:
         query = query.where(Finding.severity_rank.in_([s.rank for s in flt.severities]))
     if flt.asset_id is not None:
@@ -97,8 +102,10 @@ def list_findings(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[Finding]]:
-    """One page of findings (most severe first) and the total matching count."""
-    total = session.scalar(_filtered(select(func.count(Finding.id)), engagement, flt)) or 0
+    """One page of findings (most severe first) and the matching count, capped at
+    COUNT_CAP + 1 (a page only needs to know "more than 10,000")."""
+    counted = _filtered(select(Finding.id), engagement, flt).limit(COUNT_CAP + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(counted)) or 0
     page = session.scalars(
         _filtered(select(Finding), engagement, flt)
         .order_by(Finding.severity_rank.desc(), Finding.id.desc())

@@ -194,6 +194,7 @@ def apply_transition(
         detail=dict(detail or {}),
     )
     finding.status = dst.value
+    finding.is_open = dst in OPEN_STATES
     finding.status_changed_at = now
     session.add(event)
     return event

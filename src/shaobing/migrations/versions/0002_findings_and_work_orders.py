@@ -229,6 +229,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("is_open", sa.Boolean(), nullable=False),
         sa.Column("status_changed_at", sa.DateTime(), nullable=False),
         sa.Column("risk_accepted_until", sa.Date(), nullable=True),
         sa.Column("first_seen", sa.DateTime(), nullable=False),
@@ -285,12 +286,26 @@ def upgrade() -> None:
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_findings_asset_id"), ["asset_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_findings_client_id"), ["client_id"], unique=False)
-        batch_op.create_index("ix_findings_eng_host", ["engagement_id", "host"], unique=False)
+        batch_op.create_index(
+            "ix_findings_eng_host", ["engagement_id", "host", "severity_rank", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_findings_eng_asset",
+            ["engagement_id", "asset_id", "severity_rank", "id"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_findings_eng_rank", ["engagement_id", "severity_rank", "id"], unique=False
         )
         batch_op.create_index(
-            "ix_findings_eng_source", ["engagement_id", "source_tool", "status"], unique=False
+            "ix_findings_eng_source",
+            ["engagement_id", "source_tool", "is_open", "severity_rank", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_findings_open",
+            ["engagement_id", "is_open", "severity_rank", "id"],
+            unique=False,
         )
         batch_op.create_index(
             batch_op.f("ix_findings_engagement_id"), ["engagement_id"], unique=False
