@@ -111,3 +111,18 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade_database(engine)
     assert set(load_all_models().tables) <= set(inspect(engine).get_table_names())
+
+
+def test_a_fresh_process_can_use_any_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Mappers need every table registered even when a command imports only one feature."""
+    code = (
+        "import sys\n"
+        "from shaobing.core.db import make_engine, session_scope, upgrade_database\n"
+        "from shaobing.findings.models import ImportRun\n"
+        "from sqlalchemy import select\n"
+        "engine = make_engine(sys.argv[1])\n"
+        "upgrade_database(engine)\n"
+        "with session_scope(engine) as s:\n"
+        "    s.execute(select(ImportRun)).all()\n"
+    )
+    subprocess.run([sys.executable, "-c", code, f"sqlite:///{tmp_path / 'x.db'}"], check=True)

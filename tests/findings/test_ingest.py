@@ -29,8 +29,14 @@ def test_first_import_creates_findings_work_orders_and_events(engine: Engine) ->
     with session_scope(engine) as s:
         eng = make_engagement(s)
         summary = ingest(s, eng, [finding(i) for i in range(5)], format_name="nuclei", now=T0)
-    assert (summary.created, summary.duplicates, summary.updated, summary.closed,
-            summary.reopened, summary.work_orders_created) == (5, 0, 0, 0, 0, 5)
+    assert (
+        summary.created,
+        summary.duplicates,
+        summary.updated,
+        summary.closed,
+        summary.reopened,
+        summary.work_orders_created,
+    ) == (5, 0, 0, 0, 0, 5)
     with session_scope(engine, readonly=True) as s:
         orders = s.scalars(select(WorkOrder)).all()
         assert {o.state for o in orders} == {"new"}
@@ -49,7 +55,12 @@ def test_same_result_again_changes_nothing(engine: Engine) -> None:
         eng = s.merge(eng)
         again = ingest(s, eng, records, format_name="nuclei", now=T0 + timedelta(days=1))
     assert (again.created, again.duplicates, again.updated, again.closed, again.reopened) == (
-        0, 20, 0, 0, 0)
+        0,
+        20,
+        0,
+        0,
+        0,
+    )
     with session_scope(engine, readonly=True) as s:
         assert {f.times_seen for f in s.scalars(select(Finding))} == {2}
 
@@ -57,14 +68,15 @@ def test_same_result_again_changes_nothing(engine: Engine) -> None:
 def test_duplicates_within_one_file_are_counted_once(engine: Engine) -> None:
     with session_scope(engine) as s:
         eng = make_engagement(s)
-        summary = ingest(s, eng, [finding(1), finding(1), finding(1, title="改名")],
-                         format_name="nuclei", now=T0)
+        summary = ingest(
+            s, eng, [finding(1), finding(1), finding(1, title="改名")], format_name="nuclei", now=T0
+        )
     assert (summary.created, summary.duplicates) == (1, 2)
 
 
 def test_absent_findings_inside_coverage_are_closed_and_nothing_else(engine: Engine) -> None:
     first = [finding(i, host="127.0.0.1") for i in range(10)]
-    first += [finding(i, host="127.0.0.2") for i in range(3)]       # host not re-scanned
+    first += [finding(i, host="127.0.0.2") for i in range(3)]  # host not re-scanned
     first += [finding(i, host="127.0.0.1", tool="zap") for i in range(2)]  # other tool
     with session_scope(engine) as s:
         eng = make_engagement(s)
@@ -83,12 +95,16 @@ def test_absent_findings_inside_coverage_are_closed_and_nothing_else(engine: Eng
 def test_declared_coverage_closes_findings_of_hosts_now_clean(engine: Engine) -> None:
     with session_scope(engine) as s:
         eng = make_engagement(s)
-        ingest(s, eng, [finding(1, host="127.0.0.3", tool="nessus")], format_name="nessus",
-               now=T0)
+        ingest(s, eng, [finding(1, host="127.0.0.3", tool="nessus")], format_name="nessus", now=T0)
     with session_scope(engine) as s:
         eng = s.merge(eng)
-        summary = ingest(s, eng, [CoverageInput(hosts=["127.0.0.3"])], format_name="nessus",
-                         now=T0 + timedelta(days=1))
+        summary = ingest(
+            s,
+            eng,
+            [CoverageInput(hosts=["127.0.0.3"])],
+            format_name="nessus",
+            now=T0 + timedelta(days=1),
+        )
     assert summary.closed == 1
 
 
@@ -114,8 +130,11 @@ def test_reappearing_verified_finding_reopens_with_new_deadline(engine: Engine) 
         assert order.due_date == later.date() + timedelta(days=7)
         untouched = s.scalars(select(Finding).where(Finding.check_id == "check-2")).one()
         assert untouched.status == "verified"
-        event = s.scalars(select(FindingEvent).where(FindingEvent.finding_id == reopened.id,
-                                                     FindingEvent.kind == "transition")).one()
+        event = s.scalars(
+            select(FindingEvent).where(
+                FindingEvent.finding_id == reopened.id, FindingEvent.kind == "transition"
+            )
+        ).one()
         assert (event.from_state, event.to_state, event.role) == ("verified", "to_fix", "system")
 
 
@@ -125,8 +144,9 @@ def test_changed_severity_counts_as_update(engine: Engine) -> None:
         ingest(s, eng, [finding(1)], format_name="nuclei", now=T0)
     with session_scope(engine) as s:
         eng = s.merge(eng)
-        summary = ingest(s, eng, [finding(1, severity=Severity.CRITICAL)], format_name="nuclei",
-                         now=T0)
+        summary = ingest(
+            s, eng, [finding(1, severity=Severity.CRITICAL)], format_name="nuclei", now=T0
+        )
     assert (summary.updated, summary.duplicates) == (1, 0)
     with session_scope(engine, readonly=True) as s:
         assert s.scalars(select(Finding)).one().severity == "critical"
@@ -135,8 +155,13 @@ def test_changed_severity_counts_as_update(engine: Engine) -> None:
 def test_tool_flags_false_positive_and_risk_acceptance(engine: Engine) -> None:
     with session_scope(engine) as s:
         eng = make_engagement(s)
-        summary = ingest(s, eng, [finding(1, false_positive=True), finding(2, risk_accepted=True)],
-                         format_name="acunetix", now=T0)
+        summary = ingest(
+            s,
+            eng,
+            [finding(1, false_positive=True), finding(2, risk_accepted=True)],
+            format_name="acunetix",
+            now=T0,
+        )
     assert summary.work_orders_created == 0
     with session_scope(engine, readonly=True) as s:
         rows = {f.check_id: f for f in s.scalars(select(Finding))}
@@ -149,20 +174,29 @@ def test_grouping_per_host(engine: Engine) -> None:
     records = [finding(i, host="127.0.0.1") for i in range(3)] + [finding(9, host="127.0.0.2")]
     with session_scope(engine) as s:
         eng = make_engagement(s)
-        summary = ingest(s, eng, records, format_name="nuclei", now=T0,
-                         options=IngestOptions(grouping="host"))
+        summary = ingest(
+            s, eng, records, format_name="nuclei", now=T0, options=IngestOptions(grouping="host")
+        )
     assert summary.work_orders_created == 2
     with session_scope(engine, readonly=True) as s:
-        counts = dict(s.execute(select(Finding.work_order_id, func.count())
-                                .group_by(Finding.work_order_id)).all())
+        counts = dict(
+            s.execute(
+                select(Finding.work_order_id, func.count()).group_by(Finding.work_order_id)
+            ).all()
+        )
         assert sorted(counts.values()) == [1, 3]
 
 
 def test_hosts_and_services_update_the_ledger(engine: Engine) -> None:
-    host = HostInput(address="127.0.0.7", hostnames=["web07.example.gov.cn"], os="Debian 12",
-                     services=[ServiceInput(port=22, service="ssh", product="OpenSSH",
-                                            version="9.2p1"),
-                               ServiceInput(port=80, service="http", product="nginx")])
+    host = HostInput(
+        address="127.0.0.7",
+        hostnames=["web07.example.gov.cn"],
+        os="Debian 12",
+        services=[
+            ServiceInput(port=22, service="ssh", product="OpenSSH", version="9.2p1"),
+            ServiceInput(port=80, service="http", product="nginx"),
+        ],
+    )
     with session_scope(engine) as s:
         eng = make_engagement(s)
         summary = ingest(s, eng, [finding(1, host="127.0.0.7"), host], format_name="nmap", now=T0)
@@ -173,9 +207,11 @@ def test_hosts_and_services_update_the_ledger(engine: Engine) -> None:
         services = {(x.port, x.product) for x in s.scalars(select(AssetService))}
         assert services == {(22, "OpenSSH"), (80, "nginx")}
         assert s.scalars(select(Finding)).one().asset_id == asset.id
-    changed = HostInput(address="127.0.0.7", os="Debian 13",
-                        services=[ServiceInput(port=22, service="ssh", product="OpenSSH",
-                                               version="9.9p1")])
+    changed = HostInput(
+        address="127.0.0.7",
+        os="Debian 13",
+        services=[ServiceInput(port=22, service="ssh", product="OpenSSH", version="9.9p1")],
+    )
     with session_scope(engine) as s:
         eng = s.merge(eng)
         again = ingest(s, eng, [changed], format_name="nmap", now=T0)
@@ -184,7 +220,9 @@ def test_hosts_and_services_update_the_ledger(engine: Engine) -> None:
 
 
 def test_evidence_is_masked(engine: Engine) -> None:
-    evidence = "POST /login HTTP/1.1\nAuthorization: Basic YWRtaW46YWRtaW4=\n\nuser=a&password=s3cret"
+    evidence = (
+        "POST /login HTTP/1.1\nAuthorization: Basic YWRtaW46YWRtaW4=\n\nuser=a&password=s3cret"
+    )
     with session_scope(engine) as s:
         eng = make_engagement(s)
         ingest(s, eng, [finding(1, evidence=evidence)], format_name="nuclei", now=T0)
@@ -196,8 +234,16 @@ def test_evidence_is_masked(engine: Engine) -> None:
 def test_invalid_cvss_is_dropped_and_valid_one_scored(engine: Engine) -> None:
     with session_scope(engine) as s:
         eng = make_engagement(s)
-        ingest(s, eng, [finding(1, cvss_v3_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
-                        finding(2, cvss_v3_vector="CVSS:3.1/AV:Q")], format_name="nuclei", now=T0)
+        ingest(
+            s,
+            eng,
+            [
+                finding(1, cvss_v3_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+                finding(2, cvss_v3_vector="CVSS:3.1/AV:Q"),
+            ],
+            format_name="nuclei",
+            now=T0,
+        )
     with session_scope(engine, readonly=True) as s:
         rows = {f.check_id: f for f in s.scalars(select(Finding))}
     assert rows["check-1"].cvss_v3_score == 9.8

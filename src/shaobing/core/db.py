@@ -47,6 +47,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the platform's SQLite pragmas where relevant."""
+    # Every feature's tables must be mapped before the first query resolves foreign keys;
+    # imported here (not at module level) because the model modules import this one.
+    from shaobing.core.schema import load_all_models  # noqa: PLC0415
+
+    load_all_models()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -21,15 +21,16 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import Table, and_, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from shaobing.assets.models import Asset, AssetAddress, AssetChange, AssetService
 from shaobing.core.audit import record_event
 from shaobing.core.i18n import t
+from shaobing.core.models import JSONType, UTCDateTime
 from shaobing.engagements.models import Engagement
 from shaobing.findings.cvss_scores import cvss3_score, cvss4_score
 from shaobing.findings.fingerprint import FingerprintConfig, fingerprint_with, load_config
@@ -48,6 +49,15 @@ from shaobing.findings.workflow import (
 )
 
 BATCH_SIZE = 2000
+# Core tables for bulk inserts: the ORM's bulk path splits executemany batches whenever
+# rows differ in which values are None, which turns one statement into thousands.
+FINDINGS = cast(Table, Finding.__table__)
+EVENTS = cast(Table, FindingEvent.__table__)
+ORDERS = cast(Table, WorkOrder.__table__)
+ASSETS = cast(Table, Asset.__table__)
+ADDRESSES = cast(Table, AssetAddress.__table__)
+CHANGES = cast(Table, AssetChange.__table__)
+SERVICES = cast(Table, AssetService.__table__)
 # SQLite limits bound parameters per statement; keep IN lists well below it.
 IN_CHUNK = 500
 # Tool-flagged risk acceptance has no expiry in the tool's file: one year, then it is
@@ -236,6 +246,11 @@ class _Ingest:
         self.seen: set[str] = set()
         self.days = sla_days(session, engagement.id)
         self.touched_orders: set[int] = set()
+        self.host_orders: dict[str, int] = {}
+        self.pending_hosts: list[HostInput] = []
+        self.asset_names: set[str] = set(
+            session.scalars(select(Asset.name).where(Asset.client_id == engagement.client_id))
+        )
         address_rows = session.execute(
             select(AssetAddress.address, AssetAddress.asset_id).where(
                 AssetAddress.client_id == self.client_id
@@ -254,6 +269,7 @@ class _Ingest:
 
     # ------------------------------------------------------------ findings
     def add_batch(self, batch: list[FindingInput]) -> None:
+        self.flush_hosts()  # so findings of hosts seen so far link to their assets at once
         rows: dict[str, dict[str, Any]] = {}
         for item in batch:
             self.coverage.add_finding(item)
@@ -343,7 +359,7 @@ class _Ingest:
                 .execution_options(synchronize_session=False)
             )
         if events:
-            self.session.execute(insert(FindingEvent), events)
+            self.session.execute(insert(EVENTS), events)
 
     def _create(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -376,29 +392,17 @@ class _Ingest:
                     "last_seen": self.now,
                     "times_seen": 1,
                     "risk_accepted_until": accept_until if status is Status.RISK_ACCEPTED else None,
+                    "work_order_id": None,
                 }
             )
-        created = self.session.execute(
-            insert(Finding).returning(
-                Finding.id, Finding.fingerprint, sort_by_parameter_order=True
-            ),
-            values,
-        ).all()
-        self.summary.created += len(created)
-        by_fp = {fp: fid for fid, fp in created}
-        orders = self._work_orders_for(values, by_fp)
-        events = [
-            self._event(
-                by_fp[v["fingerprint"]],
-                orders.get(v["fingerprint"]),
-                "created",
-                None,
-                v["status"],
-                None,
-            )
-            for v in values
-        ]
-        self.session.execute(insert(FindingEvent), events)
+        # Work orders first, so findings are inserted already linked. No RETURNING: with
+        # executemany it is quadratic in SQLAlchemy's result splicing; ids are read back
+        # by their natural keys instead.
+        orders = self._work_orders_for(values)
+        for value in values:
+            value["work_order_id"] = orders.get(id(value))
+        self.session.execute(insert(FINDINGS), values)
+        self.summary.created += len(values)
 
     def _asset_for(self, row: dict[str, Any]) -> int | None:
         host = row.get("host")
@@ -433,52 +437,57 @@ class _Ingest:
         }
 
     # ------------------------------------------------------------ work orders
-    def _work_orders_for(
-        self, values: list[dict[str, Any]], by_fp: dict[str, int]
-    ) -> dict[str, int]:
-        """Create (or reuse, per host) work orders for newly created open findings."""
-        fresh = [v for v in values if v["status"] in OPEN_STATES]
+    def _work_orders_for(self, values: list[dict[str, Any]]) -> dict[int, int]:
+        """Work orders for new open findings: ``id(value) -> order id`` (created or, per
+        host, reused)."""
+        fresh = [v for v in values if v["is_open"]]
         if not fresh:
             return {}
-        assignments: dict[str, int] = {}
         if self.options.grouping == "host":
+            out: dict[int, int] = {}
             for value in fresh:
                 key = value["host"] or value["url"] or value["file_path"] or "-"
                 order_id = self._host_order(key, value)
-                assignments[value["fingerprint"]] = order_id
+                out[id(value)] = order_id
                 self.touched_orders.add(order_id)
-        else:
-            rows = [
-                {
-                    "client_id": self.client_id,
-                    "engagement_id": self.engagement.id,
-                    "title": _order_title(v),
-                    "grouping": "finding",
-                    "group_key": v["fingerprint"],
-                    "state": v["status"],
-                    "severity": v["severity"],
-                    "due_date": due_date(self.now, v["severity"], self.days),
-                    "created_at": self.now,
-                    "updated_at": self.now,
-                }
-                for v in fresh
-            ]
-            ids = (
-                self.session.execute(
-                    insert(WorkOrder).returning(WorkOrder.id, sort_by_parameter_order=True), rows
-                )
-                .scalars()
-                .all()
+            return out
+        rows = [
+            {
+                "client_id": self.client_id,
+                "engagement_id": self.engagement.id,
+                "title": _order_title(v),
+                "grouping": "finding",
+                "group_key": v["fingerprint"],
+                "state": v["status"],
+                "severity": v["severity"],
+                "due_date": due_date(self.now, v["severity"], self.days),
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
+            for v in fresh
+        ]
+        self.session.execute(insert(ORDERS), rows)
+        self.summary.work_orders_created += len(rows)
+        by_key: dict[str, int] = {}
+        keys = [v["fingerprint"] for v in fresh]
+        for start in range(0, len(keys), IN_CHUNK):
+            by_key.update(
+                (key, order_id)
+                for order_id, key in self.session.execute(
+                    select(WorkOrder.id, WorkOrder.group_key).where(
+                        WorkOrder.engagement_id == self.engagement.id,
+                        WorkOrder.grouping == "finding",
+                        WorkOrder.group_key.in_(keys[start : start + IN_CHUNK]),
+                        WorkOrder.created_at == self.now,
+                    )
+                ).all()
             )
-            assignments = {v["fingerprint"]: oid for v, oid in zip(fresh, ids, strict=True)}
-            self.summary.work_orders_created += len(ids)
-        self.session.execute(
-            update(Finding),
-            [{"id": by_fp[fp], "work_order_id": oid} for fp, oid in assignments.items()],
-        )
-        return assignments
+        return {id(v): by_key[v["fingerprint"]] for v in fresh}
 
     def _host_order(self, key: str, value: dict[str, Any]) -> int:
+        cached = self.host_orders.get(key)
+        if cached is not None:
+            return cached
         order = self.session.scalar(
             select(WorkOrder)
             .where(
@@ -506,143 +515,265 @@ class _Ingest:
             self.session.add(order)
             self.session.flush()
             self.summary.work_orders_created += 1
+        self.host_orders[key] = order.id
         return order.id
 
     # ------------------------------------------------------------ hosts
     def add_host(self, host: HostInput) -> None:
-        address = _normal_ip(host.address)
-        name = host.hostnames[0].lower() if host.hostnames else None
+        """Queue a host for the ledger merge (done in batches by :meth:`flush_hosts`)."""
         if host.status != "up" and not host.services:
             return
+        address = _normal_ip(host.address)
         if address:
             self.coverage.hosts.add(address)
         for hostname in host.hostnames:
             self.coverage.hosts.add(hostname.lower())
-        asset_id = (self.address_to_asset.get(address) if address else None) or (
-            self.name_to_asset.get(name) if name else None
-        )
-        if asset_id is None and address is None:
-            return  # a host known only by name that is not in the ledger: nothing to merge
-        changed = False
-        if asset_id is None:
-            asset = Asset(
-                client_id=self.client_id,
-                name=self._free_name(name or str(address)),
-                asset_type="host",
-                hostname=name,
-                os=host.os,
-                source=self.run.format,
-                created_at=self.now,
-                updated_at=self.now,
-            )
-            asset.addresses = [
-                AssetAddress(
-                    client_id=self.client_id,
-                    address=str(address),
-                    family=ipaddress.ip_address(str(address)).version,
+        self.pending_hosts.append(host)
+        if len(self.pending_hosts) >= BATCH_SIZE:
+            self.flush_hosts()
+
+    def flush_hosts(self) -> None:
+        """Merge queued hosts into the asset ledger: new assets, OS/hostname changes and
+        services, with change history; counts each asset that changed once."""
+        if not self.pending_hosts:
+            return
+        merged: dict[str, HostInput] = {}
+        for host in self.pending_hosts:
+            address = _normal_ip(host.address)
+            name = host.hostnames[0].lower() if host.hostnames else None
+            key = address or (f"name:{name}" if name else None)
+            if key is None:
+                continue
+            if key in merged:
+                merged[key].services.extend(host.services)
+                merged[key].os = host.os or merged[key].os
+                merged[key].hostnames.extend(
+                    h for h in host.hostnames if h not in merged[key].hostnames
                 )
-            ]
-            self.session.add(asset)
-            self.session.flush()
-            asset_id = asset.id
-            self.address_to_asset[str(address)] = asset_id
-            if name:
-                self.name_to_asset.setdefault(name, asset_id)
-            self._log_asset(
-                asset_id,
-                asset.name,
-                "created",
+            else:
+                merged[key] = HostInput(
+                    address=address,
+                    hostnames=list(host.hostnames),
+                    os=host.os,
+                    status=host.status,
+                    services=list(host.services),
+                )
+        self.pending_hosts = []
+        known: dict[int, HostInput] = {}
+        new: list[HostInput] = []
+        for key, host in merged.items():
+            name = host.hostnames[0].lower() if host.hostnames else None
+            asset_id = (
+                self.address_to_asset.get(key) if not key.startswith("name:") else None
+            ) or (self.name_to_asset.get(name) if name else None)
+            if asset_id is not None:
+                known[asset_id] = host
+            elif host.address is not None:
+                new.append(host)  # a host known only by name is not added to the ledger
+        changed = self._create_assets(new)
+        changed |= self._update_assets(known)
+        changed |= self._merge_services(
+            {**known, **{self.address_to_asset[str(h.address)]: h for h in new}}
+        )
+        self.summary.assets_updated += len(changed)
+
+    def _create_assets(self, hosts: list[HostInput]) -> set[int]:
+        if not hosts:
+            return set()
+        rows: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        for host in hosts:
+            name = host.hostnames[0].lower() if host.hostnames else None
+            rows.append(
                 {
-                    "addresses": [[], [str(address)]],
-                    "hostname": [None, name],
-                    "os": [None, host.os],
-                },
+                    "client_id": self.client_id,
+                    "name": self._free_name(name or str(host.address)),
+                    "asset_type": "host",
+                    "hostname": name,
+                    "os": host.os,
+                    "source": self.run.format,
+                    "created_at": self.now,
+                    "updated_at": self.now,
+                    "confidentiality": 3,
+                    "integrity": 3,
+                    "availability": 3,
+                    "value": 3,
+                    "value_method": "log2",
+                }
             )
-            changed = True
-        else:
-            asset = self.session.get_one(Asset, asset_id)
+        self.session.execute(insert(ASSETS), rows)
+        names = [r["name"] for r in rows]
+        ids: dict[str, int] = {}
+        for start in range(0, len(names), IN_CHUNK):
+            ids.update(
+                (n, i)
+                for i, n in self.session.execute(
+                    select(Asset.id, Asset.name).where(
+                        Asset.client_id == self.client_id,
+                        Asset.name.in_(names[start : start + IN_CHUNK]),
+                    )
+                ).all()
+            )
+        addresses = []
+        for host, row in zip(hosts, rows, strict=True):
+            asset_id = ids[row["name"]]
+            address = str(host.address)
+            self.address_to_asset[address] = asset_id
+            if row["hostname"]:
+                self.name_to_asset.setdefault(row["hostname"], asset_id)
+            addresses.append(
+                {
+                    "client_id": self.client_id,
+                    "asset_id": asset_id,
+                    "address": address,
+                    "family": ipaddress.ip_address(address).version,
+                }
+            )
+            changes.append(
+                self._change(
+                    asset_id,
+                    row["name"],
+                    "created",
+                    {
+                        "addresses": [[], [address]],
+                        "hostname": [None, row["hostname"]],
+                        "os": [None, host.os],
+                    },
+                )
+            )
+        self.session.execute(insert(ADDRESSES), addresses)
+        self.session.execute(insert(CHANGES), changes)
+        return set(ids.values())
+
+    def _update_assets(self, hosts: dict[int, HostInput]) -> set[int]:
+        if not hosts:
+            return set()
+        ids = list(hosts)
+        current: dict[int, tuple[str, str | None, str | None]] = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            for asset_id, name, os_name, hostname in self.session.execute(
+                select(Asset.id, Asset.name, Asset.os, Asset.hostname).where(
+                    Asset.id.in_(ids[start : start + IN_CHUNK])
+                )
+            ).all():
+                current[asset_id] = (name, os_name, hostname)
+        updates, changes = [], []
+        for asset_id, host in hosts.items():
+            name, os_name, hostname = current[asset_id]
+            new_name = host.hostnames[0].lower() if host.hostnames else None
             diff: dict[str, list[Any]] = {}
-            if host.os and asset.os != host.os:
-                diff["os"] = [asset.os, host.os]
-                asset.os = host.os
-            if name and not asset.hostname:
-                diff["hostname"] = [asset.hostname, name]
-                asset.hostname = name
+            params: dict[str, Any] = {"id": asset_id, "updated_at": self.now}
+            if host.os and host.os != os_name:
+                diff["os"] = [os_name, host.os]
+                params["os"] = host.os
+            if new_name and not hostname:
+                diff["hostname"] = [hostname, new_name]
+                params["hostname"] = new_name
             if diff:
-                asset.updated_at = self.now
-                self._log_asset(asset_id, asset.name, "updated", diff)
-                changed = True
-        if self._merge_services(asset_id, host) or changed:
-            self.summary.assets_updated += 1
+                updates.append(params)
+                changes.append(self._change(asset_id, name, "updated", diff))
+        for params in updates:
+            self.session.execute(
+                update(ASSETS)
+                .where(ASSETS.c.id == params["id"])
+                .values({k: v for k, v in params.items() if k != "id"})
+            )
+        if changes:
+            self.session.execute(insert(CHANGES), changes)
+        return {u["id"] for u in updates}
 
     def _free_name(self, base: str) -> str:
         name, n = base, 1
-        while (
-            self.session.scalar(
-                select(Asset.id).where(Asset.client_id == self.client_id, Asset.name == name)
-            )
-            is not None
-        ):
+        while name in self.asset_names:
             n += 1
             name = f"{base} ({n})"
+        self.asset_names.add(name)
         return name
 
-    def _merge_services(self, asset_id: int, host: HostInput) -> bool:
-        if not host.services:
-            return False
-        known = {
-            (s.port, s.protocol): s
-            for s in self.session.scalars(
-                select(AssetService).where(AssetService.asset_id == asset_id)
+    def _merge_services(self, hosts: dict[int, HostInput]) -> set[int]:
+        wanted = {aid: h for aid, h in hosts.items() if h.services}
+        if not wanted:
+            return set()
+        ids = list(wanted)
+        known: dict[tuple[int, int, str], dict[str, Any]] = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            for row in self.session.execute(
+                select(
+                    AssetService.id,
+                    AssetService.asset_id,
+                    AssetService.port,
+                    AssetService.protocol,
+                    AssetService.state,
+                    AssetService.service,
+                    AssetService.product,
+                    AssetService.version,
+                    AssetService.cpe,
+                    AssetService.banner,
+                ).where(AssetService.asset_id.in_(ids[start : start + IN_CHUNK]))
+            ).mappings():
+                known[(row["asset_id"], row["port"], row["protocol"])] = dict(row)
+        current_row: dict[str, Any] | None
+        inserts: dict[tuple[int, int, str], dict[str, Any]] = {}
+        touched: list[int] = []
+        changed: set[int] = set()
+        for asset_id, host in wanted.items():
+            for svc in host.services:
+                key = (asset_id, svc.port, (svc.protocol or "tcp").lower())
+                fields = {
+                    "state": svc.state,
+                    "service": svc.service,
+                    "product": svc.product,
+                    "version": svc.version,
+                    "cpe": list(svc.cpe),
+                    "banner": svc.banner,
+                }
+                current_row = known.get(key)
+                if current_row is None:
+                    if key not in inserts:
+                        inserts[key] = {
+                            "client_id": self.client_id,
+                            "asset_id": asset_id,
+                            "port": key[1],
+                            "protocol": key[2],
+                            "source": self.run.format,
+                            "first_seen": self.now,
+                            "last_seen": self.now,
+                        } | fields
+                        changed.add(asset_id)
+                    continue
+                diff = {
+                    k: v for k, v in fields.items() if v not in (None, []) and current_row[k] != v
+                }
+                if diff:
+                    self.session.execute(
+                        update(SERVICES).where(SERVICES.c.id == current_row["id"]).values(diff)
+                    )
+                    current_row.update(diff)
+                    changed.add(asset_id)
+                touched.append(current_row["id"])
+        if inserts:
+            self.session.execute(insert(SERVICES), list(inserts.values()))
+        for start in range(0, len(touched), IN_CHUNK):
+            self.session.execute(
+                update(SERVICES)
+                .where(SERVICES.c.id.in_(touched[start : start + IN_CHUNK]))
+                .values(last_seen=self.now)
             )
-        }
-        changed = False
-        for svc in host.services:
-            key = (svc.port, (svc.protocol or "tcp").lower())
-            fields = {
-                "state": svc.state,
-                "service": svc.service,
-                "product": svc.product,
-                "version": svc.version,
-                "cpe": list(svc.cpe),
-                "banner": svc.banner,
-            }
-            row = known.get(key)
-            if row is None:
-                row = AssetService(
-                    client_id=self.client_id,
-                    asset_id=asset_id,
-                    port=key[0],
-                    protocol=key[1],
-                    source=self.run.format,
-                    first_seen=self.now,
-                    last_seen=self.now,
-                    **fields,
-                )
-                self.session.add(row)
-                known[key] = row
-                changed = True
-                continue
-            row.last_seen = self.now
-            for attr, value in fields.items():
-                if value not in (None, []) and getattr(row, attr) != value:
-                    setattr(row, attr, value)
-                    changed = True
         return changed
 
-    def _log_asset(self, asset_id: int, name: str, kind: str, changes: dict[str, Any]) -> None:
-        self.session.add(
-            AssetChange(
-                client_id=self.client_id,
-                asset_id=asset_id,
-                asset_name=name,
-                changed_at=self.now,
-                actor=self.options.actor,
-                source=self.run.format,
-                kind=kind,
-                changes=changes,
-            )
-        )
+    def _change(
+        self, asset_id: int, name: str, kind: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "asset_id": asset_id,
+            "asset_name": name,
+            "changed_at": self.now,
+            "actor": self.options.actor,
+            "source": self.run.format,
+            "kind": kind,
+            "changes": changes,
+        }
 
     # ------------------------------------------------------------ closing
     def close_absent(self) -> None:
@@ -682,7 +813,7 @@ class _Ingest:
             ],
         )
         self.session.execute(
-            insert(FindingEvent),
+            insert(EVENTS),
             [
                 self._event(
                     c.id, c.work_order_id, "transition", c.status, Status.FIXED.value, reason
@@ -694,7 +825,35 @@ class _Ingest:
         self.summary.closed += len(closing)
 
     def finish(self) -> None:
-        """Link findings to assets found later in the file, and refresh touched work orders."""
+        """Record creation events, link findings to assets found later in the file, and
+        refresh touched work orders."""
+        created = select(
+            Finding.client_id,
+            Finding.id,
+            Finding.work_order_id,
+            literal(self.now, UTCDateTime()),
+            literal(self.options.actor),
+            literal(Role.SYSTEM.value),
+            literal("created"),
+            Finding.status,
+            literal({"import_id": self.run.id}, JSONType),
+        ).where(Finding.first_import_id == self.run.id)
+        self.session.execute(
+            insert(FindingEvent).from_select(
+                [
+                    "client_id",
+                    "finding_id",
+                    "work_order_id",
+                    "at",
+                    "actor",
+                    "role",
+                    "kind",
+                    "to_state",
+                    "detail",
+                ],
+                created,
+            )
+        )
         unlinked = self.session.execute(
             select(Finding.id, Finding.host).where(
                 Finding.last_import_id == self.run.id,

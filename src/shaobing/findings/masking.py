@@ -50,12 +50,21 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 MAX_EVIDENCE_CHARS = 50_000
 
 
+# A cheap pre-check: evidence without any of these words needs none of the patterns.
+_TRIGGER = re.compile(
+    r"(?i)authorization|cookie|api[-_]?key|token|://[^/\s]*@|pass|pwd|secret|口令|密码|"
+    r"private key"
+)
+
+
 def mask_secrets(text: str | None) -> str | None:
     """Return ``text`` with passwords, tokens, cookies and keys replaced by ******."""
     if text is None:
         return None
     if len(text) > MAX_EVIDENCE_CHARS:
         text = text[:MAX_EVIDENCE_CHARS] + "\n…"
+    if not _TRIGGER.search(text):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

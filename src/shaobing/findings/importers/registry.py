@@ -33,9 +33,7 @@ def get_importer(name: str) -> Importer:
     """The importer for an explicit ``--format``."""
     registry = all_importers()
     if name not in registry:
-        raise ValidationError(
-            t("findings.unknown_format", format=name, known=", ".join(registry))
-        )
+        raise ValidationError(t("findings.unknown_format", format=name, known=", ".join(registry)))
     return registry[name]()
 
 
