@@ -216,3 +216,14 @@ def test_overdue_listing(engine: Engine) -> None:
         assert total == 0
         total, _ = service.list_work_orders(s, eng, overdue_on=NOW.date() + timedelta(days=8))
         assert total == 2
+
+
+def test_documented_transition_table_matches_the_state_machine() -> None:
+    from pathlib import Path
+
+    from shaobing.findings.docs import transition_table
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "findings.md").read_text("utf-8")
+    begin, end = "<!-- transition-table:begin -->\n", "\n<!-- transition-table:end -->"
+    documented = doc[doc.index(begin) + len(begin): doc.index(end)]
+    assert documented.strip() == transition_table().strip()
