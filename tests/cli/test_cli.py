@@ -101,8 +101,13 @@ GOOD_ROWS = [
 
 
 def test_init_is_idempotent(cli: CliRunner) -> None:
+    from alembic.script import ScriptDirectory
+
+    from shaobing.core.db import alembic_config
+
     data: Any = cli.json("init")
-    assert data["revision"] == "0001"
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert data["revision"] == head
     assert Path(data["home"]).is_dir()
 
 

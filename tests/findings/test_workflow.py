@@ -225,5 +225,5 @@ def test_documented_transition_table_matches_the_state_machine() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "findings.md").read_text("utf-8")
     begin, end = "<!-- transition-table:begin -->\n", "\n<!-- transition-table:end -->"
-    documented = doc[doc.index(begin) + len(begin): doc.index(end)]
+    documented = doc[doc.index(begin) + len(begin) : doc.index(end)]
     assert documented.strip() == transition_table().strip()

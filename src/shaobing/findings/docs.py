@@ -13,6 +13,8 @@ def transition_table() -> str:
     for source in Status:
         for target, roles in spec.transitions.get(source, {}).items():
             names = "、".join(t(f"findings.role.{r.value}") for r in roles)
-            lines.append(f"| {status_label(source)} `{source.value}` | "
-                         f"{status_label(target)} `{target.value}` | {names} |")
+            lines.append(
+                f"| {status_label(source)} `{source.value}` | "
+                f"{status_label(target)} `{target.value}` | {names} |"
+            )
     return "\n".join(lines)

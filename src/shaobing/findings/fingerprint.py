@@ -89,8 +89,15 @@ def fingerprint_with(values: Mapping[str, object], rule: FingerprintRule) -> str
     """The fingerprint under ``rule``: the tool's own stable id when allowed, else the fields."""
     unique = values.get("tool_unique_id")
     if rule.use_tool_unique_id and unique:
+        # Scoped by check: some tool ids (SARIF primaryLocationLineHash) hash only the
+        # source line, so two rules firing on one line share them.
         canonical = json.dumps(
-            ["uid", _normalise(values.get("source_tool")), str(unique)],
+            [
+                "uid",
+                _normalise(values.get("source_tool")),
+                _normalise(values.get("check_id")),
+                str(unique),
+            ],
             ensure_ascii=False,
             separators=(",", ":"),
         )
