@@ -148,6 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--findings", type=int, default=100_000)
     parser.add_argument("--hosts", type=int, default=5_000)
+    parser.add_argument("--formats", default="nuclei,nessus")
     args = parser.parse_args()
     report: dict[str, object] = {
         "benchmark": "import_findings",
@@ -157,10 +158,13 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        wanted = set(args.formats.split(","))
         for fmt, writer, suffix in (
             ("nuclei", write_nuclei, "jsonl"),
             ("nessus", write_nessus, "nessus"),
         ):
+            if fmt not in wanted:
+                continue
             full, partial = root / f"full.{suffix}", root / f"partial.{suffix}"
             writer(full, args.findings, args.hosts)
             writer(partial, args.findings, args.hosts, skip_every=10)

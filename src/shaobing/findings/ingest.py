@@ -21,10 +21,11 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, and_, insert, literal, select, update
+from sqlalchemy import Table, and_, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from shaobing.assets.models import Asset, AssetAddress, AssetChange, AssetService
@@ -43,7 +44,7 @@ from shaobing.findings.workflow import (
     Role,
     Status,
     due_date,
-    refresh_work_order,
+    refresh_work_orders,
     sla_days,
     workflow,
 )
@@ -149,6 +150,7 @@ class _Coverage:
         return bool(file_path and file_path in self.files)
 
 
+@lru_cache(maxsize=65536)
 def url_origin(url: str) -> str | None:
     """``scheme://host:port`` of a URL (lower case, default ports made explicit)."""
     try:
@@ -175,6 +177,7 @@ def _host_of(item: FindingInput) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def _normal_ip(text: str | None) -> str | None:
     if not text:
         return None
@@ -248,6 +251,7 @@ class _Ingest:
         self.touched_orders: set[int] = set()
         self.host_orders: dict[str, int] = {}
         self.pending_hosts: list[HostInput] = []
+        self.linked_hosts: set[str] = set()
         self.asset_names: set[str] = set(
             session.scalars(select(Asset.name).where(Asset.client_id == engagement.client_id))
         )
@@ -283,6 +287,14 @@ class _Ingest:
             rows[fp] = row
         if not rows:
             return
+        # An IP a finding names is part of the estate: unknown ones join the ledger.
+        queued = {str(h.address) for h in self.pending_hosts}
+        for row in rows.values():
+            ip = _normal_ip(row["host"])
+            if ip is not None and ip not in self.address_to_asset and ip not in queued:
+                self.pending_hosts.append(HostInput(address=ip))
+                queued.add(ip)
+        self.flush_hosts()
         self.seen.update(rows)
         existing = self._existing(list(rows))
         new_rows = [r for fp, r in rows.items() if fp not in existing]
@@ -311,20 +323,20 @@ class _Ingest:
     def _update_existing(self, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         if not pairs:
             return
-        updates: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         redetect = workflow().on_redetect
         for row, old in pairs:
             change = {name: row[name] for name in _UPDATABLE if row[name] != old[name]}
-            params: dict[str, Any] = {
-                "id": old["id"],
-                "last_seen": self.now,
-                "last_import_id": self.run.id,
-                "evidence": row["evidence"],
-            } | change
+            target = redetect.get(Status(old["status"]))
             if change:
                 self.summary.updated += 1
-            target = redetect.get(Status(old["status"]))
+            elif target is None:
+                self.summary.duplicates += 1
+                continue
+            # Evidence follows the latest detection only when something else changed: a
+            # plain repeat keeps the stored evidence (rewriting it is most of a re-import).
+            params: dict[str, Any] = {"fid": old["id"], "evidence": row["evidence"]} | change
             if target is not None:
                 params |= {
                     "status": target.value,
@@ -345,18 +357,30 @@ class _Ingest:
                 self.summary.reopened += 1
                 if old["work_order_id"]:
                     self.touched_orders.add(old["work_order_id"])
-            elif not change:
-                self.summary.duplicates += 1
-            updates.append(params)
-        # times_seen is incremented in SQL so concurrent imports cannot lose a count.
-        self.session.execute(update(Finding), updates)
-        ids = [u["id"] for u in updates]
+            changed_rows.append(params)
+        # Grouped by the set of columns that change, so each group is one executemany.
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for params in changed_rows:
+            groups.setdefault(tuple(sorted(k for k in params if k != "fid")), []).append(params)
+        for columns, group in groups.items():
+            self.session.execute(
+                update(FINDINGS)
+                .where(FINDINGS.c.id == bindparam("fid"))
+                .values({c: bindparam(c) for c in columns}),
+                group,
+            )
+        # Every finding seen again: one set-based statement per chunk (times_seen is
+        # incremented in SQL so concurrent imports cannot lose a count).
+        ids = [old["id"] for _, old in pairs]
         for start in range(0, len(ids), IN_CHUNK):
             self.session.execute(
-                update(Finding)
-                .where(Finding.id.in_(ids[start : start + IN_CHUNK]))
-                .values(times_seen=Finding.times_seen + 1)
-                .execution_options(synchronize_session=False)
+                update(FINDINGS)
+                .where(FINDINGS.c.id.in_(ids[start : start + IN_CHUNK]))
+                .values(
+                    times_seen=FINDINGS.c.times_seen + 1,
+                    last_seen=self.now,
+                    last_import_id=self.run.id,
+                )
             )
         if events:
             self.session.execute(insert(EVENTS), events)
@@ -619,8 +643,10 @@ class _Ingest:
             asset_id = ids[row["name"]]
             address = str(host.address)
             self.address_to_asset[address] = asset_id
+            self.linked_hosts.add(address)
             if row["hostname"]:
                 self.name_to_asset.setdefault(row["hostname"], asset_id)
+                self.linked_hosts.add(row["hostname"])
             addresses.append(
                 {
                     "client_id": self.client_id,
@@ -854,24 +880,30 @@ class _Ingest:
                 created,
             )
         )
-        unlinked = self.session.execute(
-            select(Finding.id, Finding.host).where(
-                Finding.last_import_id == self.run.id,
-                Finding.asset_id.is_(None),
-                Finding.host.is_not(None),
-            )
-        ).all()
-        links = [
-            {"id": fid, "asset_id": aid}
-            for fid, host in unlinked
-            if (aid := self._asset_for({"host": host})) is not None
-        ]
-        if links:
-            self.session.execute(update(Finding), links)
-        for order_id in sorted(self.touched_orders):
-            order = self.session.get(WorkOrder, order_id)
-            if order is not None:
-                refresh_work_order(self.session, order, self.now, self.days)
+        # Findings seen before their host's record (or before a later batch added the
+        # asset) are linked now; only hosts that gained an asset in this import can match.
+        keys = sorted(self.linked_hosts)
+        for start in range(0, len(keys), IN_CHUNK):
+            unlinked = self.session.execute(
+                select(Finding.id, Finding.host).where(
+                    Finding.engagement_id == self.engagement.id,
+                    Finding.asset_id.is_(None),
+                    Finding.host.in_(keys[start : start + IN_CHUNK]),
+                )
+            ).all()
+            links = [
+                {"fid": fid, "asset_id": aid}
+                for fid, host in unlinked
+                if (aid := self._asset_for({"host": host})) is not None
+            ]
+            if links:
+                self.session.execute(
+                    update(FINDINGS)
+                    .where(FINDINGS.c.id == bindparam("fid"))
+                    .values(asset_id=bindparam("asset_id")),
+                    links,
+                )
+        refresh_work_orders(self.session, self.touched_orders, self.now, self.days)
 
 
 def _order_title(value: dict[str, Any]) -> str:

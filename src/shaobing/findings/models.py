@@ -47,12 +47,14 @@ class WorkOrder(TenantScoped, Base):
     """A work order (工单): the unit of assignment, deadline and discussion for findings."""
 
     __tablename__ = "work_orders"
-    __table_args__ = (Index("ix_work_orders_eng_state_due", "engagement_id", "state", "due_date"),)
+    __table_args__ = (
+        Index("ix_work_orders_eng_state_due", "engagement_id", "state", "due_date"),
+        Index("ix_work_orders_group", "engagement_id", "grouping", "group_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    engagement_id: Mapped[int] = mapped_column(
-        ForeignKey("engagements.id", ondelete="CASCADE"), index=True
-    )
+    # Indexed through the composite indexes above (their first column).
+    engagement_id: Mapped[int] = mapped_column(ForeignKey("engagements.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(500))
     grouping: Mapped[str] = mapped_column(String(16))  # finding | host
     group_key: Mapped[str] = mapped_column(String(300))
@@ -87,15 +89,14 @@ class Finding(TenantScoped, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    engagement_id: Mapped[int] = mapped_column(
-        ForeignKey("engagements.id", ondelete="CASCADE"), index=True
-    )
+    # Indexed through the composite list indexes (their first column); every index costs
+    # time on bulk imports, so none is duplicated.
+    engagement_id: Mapped[int] = mapped_column(ForeignKey("engagements.id", ondelete="CASCADE"))
     asset_id: Mapped[int | None] = mapped_column(
         ForeignKey("assets.id", ondelete="SET NULL"), index=True
     )
-    scan_run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("scan_runs.id", ondelete="SET NULL"), index=True
-    )
+    # Not indexed: scan runs are deleted only with their engagement (which cascades).
+    scan_run_id: Mapped[int | None] = mapped_column(ForeignKey("scan_runs.id", ondelete="SET NULL"))
     work_order_id: Mapped[int | None] = mapped_column(
         ForeignKey("work_orders.id", ondelete="SET NULL"), index=True
     )

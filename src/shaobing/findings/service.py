@@ -19,6 +19,7 @@ from shaobing.findings.fingerprint import fingerprint_with, load_config
 from shaobing.findings.importers.registry import detect_importer, get_importer
 from shaobing.findings.ingest import IngestOptions, IngestSummary, ingest
 from shaobing.findings.models import Finding, FindingEvent, RemediationSla, WorkOrder
+from shaobing.findings.pipeline import parse_records
 from shaobing.findings.severity import Severity
 from shaobing.findings.workflow import (
     OPEN_STATES,
@@ -48,7 +49,7 @@ def import_file(
     return ingest(
         session,
         engagement,
-        importer.parse(path),
+        parse_records(importer.name, path),
         format_name=importer.name,
         file_name=path.name,
         file_sha256=digest.hexdigest(),

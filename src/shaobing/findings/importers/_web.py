@@ -84,12 +84,13 @@ def text(value: object) -> str | None:
     Numbers become their decimal form; booleans, containers and None give None, so a
     field of the wrong type reads as absent instead of failing the import.
     """
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        value = str(value)
-    if not isinstance(value, str):
-        return None
+    if type(value) is not str:
+        if isinstance(value, bool) or value is None:
+            return None
+        if isinstance(value, int | float):
+            value = str(value)
+        elif not isinstance(value, str):
+            return None
     cleaned = _scrub(value).strip()
     return cleaned or None
 

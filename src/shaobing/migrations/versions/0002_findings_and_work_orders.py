@@ -88,7 +88,7 @@ def upgrade() -> None:
             "ix_work_orders_eng_state_due", ["engagement_id", "state", "due_date"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_work_orders_engagement_id"), ["engagement_id"], unique=False
+            "ix_work_orders_group", ["engagement_id", "grouping", "group_key"], unique=False
         )
 
     op.create_table(
@@ -308,15 +308,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_findings_engagement_id"), ["engagement_id"], unique=False
-        )
-        batch_op.create_index(
             batch_op.f("ix_findings_last_import_id"), ["last_import_id"], unique=False
         )
         batch_op.create_index(
             "ix_findings_list", ["engagement_id", "status", "severity_rank", "id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_findings_scan_run_id"), ["scan_run_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_findings_work_order_id"), ["work_order_id"], unique=False
         )
