@@ -63,7 +63,7 @@ def test_consumer_stopping_early_stops_the_child(tmp_path: Path, always_backgrou
 def test_small_files_parse_inline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[object] = []
     monkeypatch.setattr(
-        pipeline.multiprocessing, "get_context", lambda *_: started.append(1)
+        pipeline.subprocess, "Popen", lambda *_a, **_k: started.append(1)
     )  # would fail if called
     path = _nuclei(tmp_path / "d.jsonl", 10)
     assert (

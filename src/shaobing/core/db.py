@@ -21,6 +21,7 @@ from shaobing.core.settings import get_settings
 # Seconds a writer waits for SQLite's lock before failing; long enough for a CLI run that
 # overlaps with a scan writing its batches (organisation-defined default).
 SQLITE_BUSY_TIMEOUT_S = 30
+SQLITE_CACHE_KIB = 64 * 1024
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -34,6 +35,11 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        # Page cache per connection (negative: KiB). The default 2 MB makes index
+        # maintenance of a 100,000-finding import thrash; 64 MB keeps the hot indexes in
+        # memory (organisation-defined default, well inside the 1 GB import budget).
+        cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -76,12 +75,13 @@ def _normalise(value: object) -> str:
 def finding_fingerprint(
     values: Mapping[str, object], fields: tuple[str, ...] = DEFAULT_FINGERPRINT_FIELDS
 ) -> str:
-    """SHA-256 over the normalised identifying fields of a finding (hex, 64 chars)."""
-    canonical = json.dumps(
-        [[name, _normalise(values.get(name))] for name in fields],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    """SHA-256 over the normalised identifying fields of a finding (hex, 64 chars).
+
+    The canonical form is ``name=value`` pairs joined by the ASCII unit separator: much
+    cheaper to build than JSON, and unambiguous for the values scanners report (a value
+    would have to contain the separator itself to collide).
+    """
+    canonical = "\x1f".join(f"{name}={_normalise(values.get(name))}" for name in fields)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -91,15 +91,13 @@ def fingerprint_with(values: Mapping[str, object], rule: FingerprintRule) -> str
     if rule.use_tool_unique_id and unique:
         # Scoped by check: some tool ids (SARIF primaryLocationLineHash) hash only the
         # source line, so two rules firing on one line share them.
-        canonical = json.dumps(
-            [
+        canonical = "\x1f".join(
+            (
                 "uid",
                 _normalise(values.get("source_tool")),
                 _normalise(values.get("check_id")),
                 str(unique),
-            ],
-            ensure_ascii=False,
-            separators=(",", ":"),
+            )
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     return finding_fingerprint(values, rule.fields)

@@ -17,6 +17,7 @@ Everything happens in the caller's transaction: a file that fails half-way impor
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from shaobing.assets.models import Asset, AssetAddress, AssetChange, AssetService
 from shaobing.core.audit import record_event
+from shaobing.core.bulk import bulk_insert
 from shaobing.core.i18n import t
 from shaobing.core.models import JSONType, UTCDateTime
 from shaobing.engagements.models import Engagement
@@ -60,7 +62,7 @@ ADDRESSES = cast(Table, AssetAddress.__table__)
 CHANGES = cast(Table, AssetChange.__table__)
 SERVICES = cast(Table, AssetService.__table__)
 # SQLite limits bound parameters per statement; keep IN lists well below it.
-IN_CHUNK = 500
+IN_CHUNK = 1000
 # Tool-flagged risk acceptance has no expiry in the tool's file: one year, then it is
 # reviewed again (organisation-defined default).
 IMPORTED_RISK_ACCEPTANCE_DAYS = 365
@@ -129,16 +131,16 @@ class _Coverage:
     files: set[str] = field(default_factory=set)
     tools: set[str] = field(default_factory=set)
 
-    def add_finding(self, item: FindingInput) -> None:
-        self.tools.add(item.source_tool.lower())
-        if item.host:
-            self.hosts.add(item.host.lower())
-        if item.url:
-            origin = url_origin(item.url)
+    def add_finding(self, row: dict[str, Any]) -> None:
+        self.tools.add(row["source_tool"])
+        if row["host"]:
+            self.hosts.add(row["host"])
+        if row["url"]:
+            origin = url_origin(row["url"])
             if origin:
                 self.urls.add(origin)
-        if item.file_path:
-            self.files.add(item.file_path)
+        if row["file_path"]:
+            self.files.add(row["file_path"])
 
     def covers(self, host: str | None, url: str | None, file_path: str | None) -> bool:
         if host and host.lower() in self.hosts:
@@ -192,7 +194,7 @@ def _row_for(item: FindingInput) -> dict[str, Any]:
     severity = Severity(item.severity)
     v3 = cvss3_score(item.cvss_v3_vector)
     v4 = cvss4_score(item.cvss_v4_vector)
-    return {
+    row: dict[str, Any] = {
         "source_tool": item.source_tool.lower()[:64],
         "check_id": (item.check_id or "unknown")[:300],
         "title": (item.title or item.check_id or "—")[:1000],
@@ -216,11 +218,31 @@ def _row_for(item: FindingInput) -> dict[str, Any]:
         "parameter": item.parameter[:500] if item.parameter else None,
         "file_path": item.file_path[:1000] if item.file_path else None,
         "line": item.line,
-        "evidence": mask_secrets(item.evidence),
+        # Masked only when stored (new or changed findings): a plain repeat never needs it.
+        "evidence": item.evidence,
         "confidence": item.confidence[:32] if item.confidence else None,
         "tool_unique_id": item.tool_unique_id[:300] if item.tool_unique_id else None,
         "extra": item.extra,
     }
+    row["content_hash"] = content_hash(row)
+    return row
+
+
+def prepare_finding(item: FindingInput, config: FingerprintConfig) -> dict[str, Any]:
+    """The row of a finding: validated columns, fingerprint, content digest, tool flags."""
+    row = _row_for(item)
+    row["fingerprint"] = fingerprint_with(row, config.rule_for(row["source_tool"]))
+    row["_flags"] = (item.false_positive, item.risk_accepted)
+    return row
+
+
+def content_hash(row: dict[str, Any]) -> str:
+    """Digest of the fields whose change counts as an update of a finding."""
+    material = "\x1f".join(
+        "\x1e".join(map(str, value)) if isinstance(value, list) else str(value)
+        for value in (row[name] for name in _UPDATABLE)
+    )
+    return hashlib.blake2b(material.encode("utf-8"), digest_size=16).hexdigest()
 
 
 class _Ingest:
@@ -272,18 +294,16 @@ class _Ingest:
         }
 
     # ------------------------------------------------------------ findings
-    def add_batch(self, batch: list[FindingInput]) -> None:
+    def add_batch(self, batch: list[dict[str, Any]]) -> None:
+        """Ingest prepared finding rows (see :func:`prepare_finding`)."""
         self.flush_hosts()  # so findings of hosts seen so far link to their assets at once
         rows: dict[str, dict[str, Any]] = {}
-        for item in batch:
-            self.coverage.add_finding(item)
-            row = _row_for(item)
-            fp = fingerprint_with(row, self.config.rule_for(row["source_tool"]))
+        for row in batch:
+            self.coverage.add_finding(row)
+            fp = row["fingerprint"]
             if fp in self.seen or fp in rows:
                 self.summary.duplicates += 1  # the same finding twice in one result
                 continue
-            row["fingerprint"] = fp
-            row["_flags"] = (item.false_positive, item.risk_accepted)
             rows[fp] = row
         if not rows:
             return
@@ -302,22 +322,24 @@ class _Ingest:
         self._create(new_rows)
 
     def _existing(self, fingerprints: list[str]) -> dict[str, dict[str, Any]]:
-        cols = [
-            Finding.id,
-            Finding.fingerprint,
-            Finding.status,
-            Finding.work_order_id,
-            *[getattr(Finding, name) for name in _UPDATABLE],
-        ]
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(fingerprints), IN_CHUNK):
             chunk = fingerprints[start : start + IN_CHUNK]
-            for row in self.session.execute(
-                select(*cols).where(
-                    Finding.dedup_scope == self.scope_key, Finding.fingerprint.in_(chunk)
-                )
-            ).mappings():
-                found[row["fingerprint"]] = dict(row)
+            for fid, fp, status, order_id, digest in self.session.execute(
+                select(
+                    Finding.id,
+                    Finding.fingerprint,
+                    Finding.status,
+                    Finding.work_order_id,
+                    Finding.content_hash,
+                ).where(Finding.dedup_scope == self.scope_key, Finding.fingerprint.in_(chunk))
+            ).all():
+                found[fp] = {
+                    "id": fid,
+                    "status": status,
+                    "work_order_id": order_id,
+                    "content_hash": digest,
+                }
         return found
 
     def _update_existing(self, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
@@ -327,7 +349,11 @@ class _Ingest:
         events: list[dict[str, Any]] = []
         redetect = workflow().on_redetect
         for row, old in pairs:
-            change = {name: row[name] for name in _UPDATABLE if row[name] != old[name]}
+            change = (
+                {name: row[name] for name in (*_UPDATABLE, "content_hash")}
+                if row["content_hash"] != old["content_hash"]
+                else {}
+            )
             target = redetect.get(Status(old["status"]))
             if change:
                 self.summary.updated += 1
@@ -336,7 +362,10 @@ class _Ingest:
                 continue
             # Evidence follows the latest detection only when something else changed: a
             # plain repeat keeps the stored evidence (rewriting it is most of a re-import).
-            params: dict[str, Any] = {"fid": old["id"], "evidence": row["evidence"]} | change
+            params: dict[str, Any] = {
+                "fid": old["id"],
+                "evidence": mask_secrets(row["evidence"]),
+            } | change
             if target is not None:
                 params |= {
                     "status": target.value,
@@ -402,6 +431,7 @@ class _Ingest:
             values.append(
                 row
                 | {
+                    "evidence": mask_secrets(row["evidence"]),
                     "client_id": self.client_id,
                     "engagement_id": self.engagement.id,
                     "dedup_scope": self.scope_key,
@@ -425,7 +455,7 @@ class _Ingest:
         orders = self._work_orders_for(values)
         for value in values:
             value["work_order_id"] = orders.get(id(value))
-        self.session.execute(insert(FINDINGS), values)
+        bulk_insert(self.session, FINDINGS, values)
         self.summary.created += len(values)
 
     def _asset_for(self, row: dict[str, Any]) -> int | None:
@@ -490,7 +520,7 @@ class _Ingest:
             }
             for v in fresh
         ]
-        self.session.execute(insert(ORDERS), rows)
+        bulk_insert(self.session, ORDERS, rows)
         self.summary.work_orders_created += len(rows)
         by_key: dict[str, int] = {}
         keys = [v["fingerprint"] for v in fresh]
@@ -943,10 +973,10 @@ def ingest(
     session.add(run)
     session.flush()
     state = _Ingest(session, engagement, run, opts, moment)
-    batch: list[FindingInput] = []
+    batch: list[dict[str, Any]] = []
     for record in records:
         if isinstance(record, FindingInput):
-            batch.append(record)
+            batch.append(prepare_finding(record, state.config))
             if len(batch) >= BATCH_SIZE:
                 state.add_batch(batch)
                 batch = []

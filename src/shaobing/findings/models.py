@@ -109,6 +109,9 @@ class Finding(TenantScoped, Base):
     dedup_scope: Mapped[str] = mapped_column(String(32))
     fingerprint: Mapped[str] = mapped_column(String(64))
     tool_unique_id: Mapped[str | None] = mapped_column(String(300))
+    # Digest of the reported content (title, severity, texts, CVSS, ids): a re-import
+    # compares this instead of reading every field back.
+    content_hash: Mapped[str | None] = mapped_column(String(32))
     source_tool: Mapped[str] = mapped_column(String(64))
     check_id: Mapped[str] = mapped_column(String(300))
     title: Mapped[str] = mapped_column(String(1000))

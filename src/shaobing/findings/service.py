@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from shaobing.core.audit import record_event
 from shaobing.core.errors import NotFoundError, ValidationError
 from shaobing.core.i18n import t
+from shaobing.core.settings import get_settings
 from shaobing.engagements.models import Engagement
 from shaobing.findings.fingerprint import fingerprint_with, load_config
 from shaobing.findings.importers.registry import detect_importer, get_importer
@@ -40,12 +41,19 @@ def import_file(
     fmt: str | None = None,
     options: IngestOptions | None = None,
 ) -> IngestSummary:
-    """Detect (or take) the format of ``path`` and ingest it into the engagement."""
+    """Detect (or take) the format of ``path`` and ingest it into the engagement.
+
+    Fingerprints follow the packaged rules, overridden by ``$SHAOBING_HOME/fingerprints.yaml``
+    when it exists (the same rules ``findings rededup`` applies).
+    """
     importer = get_importer(fmt) if fmt else detect_importer(path)
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
+    opts = options or IngestOptions()
+    if opts.fingerprints is None:
+        opts.fingerprints = load_config(get_settings().home / "fingerprints.yaml")
     return ingest(
         session,
         engagement,
@@ -53,7 +61,7 @@ def import_file(
         format_name=importer.name,
         file_name=path.name,
         file_sha256=digest.hexdigest(),
-        options=options,
+        options=opts,
     )
 
 

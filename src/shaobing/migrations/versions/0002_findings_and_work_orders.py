@@ -198,6 +198,7 @@ def upgrade() -> None:
         sa.Column("dedup_scope", sa.String(length=32), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("tool_unique_id", sa.String(length=300), nullable=True),
+        sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.Column("source_tool", sa.String(length=64), nullable=False),
         sa.Column("check_id", sa.String(length=300), nullable=False),
         sa.Column("title", sa.String(length=1000), nullable=False),
