@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from shaobing.assets.models import Asset, AssetService
@@ -276,3 +277,20 @@ def test_failed_ingest_writes_nothing(engine: Engine) -> None:
         pass
     with session_scope(engine, readonly=True) as s:
         assert s.scalar(select(func.count()).select_from(Finding)) == 0
+
+
+def test_lookup_without_preloading_gives_the_same_result(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scopes too large to preload are looked up batch by batch, with the same outcome."""
+    from shaobing.findings import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "PRELOAD_LIMIT", 0)
+    with session_scope(engine) as s:
+        eng = make_engagement(s)
+        ingest(s, eng, [finding(i) for i in range(30)], format_name="nuclei", now=T0)
+    changed = [finding(i, severity=Severity.LOW) if i == 1 else finding(i) for i in range(27)]
+    with session_scope(engine) as s:
+        eng = s.merge(eng)
+        again = ingest(s, eng, changed, format_name="nuclei", now=T0 + timedelta(days=1))
+    assert (again.created, again.duplicates, again.updated, again.closed) == (0, 26, 1, 3)

@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, and_, bindparam, insert, literal, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from shaobing.assets.models import Asset, AssetAddress, AssetChange, AssetService
@@ -63,6 +63,16 @@ CHANGES = cast(Table, AssetChange.__table__)
 SERVICES = cast(Table, AssetService.__table__)
 # SQLite limits bound parameters per statement; keep IN lists well below it.
 IN_CHUNK = 1000
+# Up to this many findings in the dedup scope, a re-import reads all their fingerprints in
+# one query (a few hundred bytes each) instead of one lookup per batch.
+PRELOAD_LIMIT = 500_000
+_KNOWN_COLUMNS = (
+    Finding.id,
+    Finding.fingerprint,
+    Finding.status,
+    Finding.work_order_id,
+    Finding.content_hash,
+)
 # Tool-flagged risk acceptance has no expiry in the tool's file: one year, then it is
 # reviewed again (organisation-defined default).
 IMPORTED_RISK_ACCEPTANCE_DAYS = 365
@@ -274,6 +284,8 @@ class _Ingest:
         self.host_orders: dict[str, int] = {}
         self.pending_hosts: list[HostInput] = []
         self.linked_hosts: set[str] = set()
+        self.known: dict[str, dict[str, Any]] | None = None
+        self.known_loaded = False
         self.asset_names: set[str] = set(
             session.scalars(select(Asset.name).where(Asset.client_id == engagement.client_id))
         )
@@ -322,17 +334,21 @@ class _Ingest:
         self._create(new_rows)
 
     def _existing(self, fingerprints: list[str]) -> dict[str, dict[str, Any]]:
+        if not self.known_loaded:
+            self.known = self._load_known()
+            self.known_loaded = True
+        if self.known is not None:
+            # Preloaded: findings created in this run are never in ``fingerprints`` again
+            # (the seen-set drops repeats), so the snapshot stays correct.
+            known = self.known
+            return {fp: known[fp] for fp in fingerprints if fp in known}
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(fingerprints), IN_CHUNK):
             chunk = fingerprints[start : start + IN_CHUNK]
             for fid, fp, status, order_id, digest in self.session.execute(
-                select(
-                    Finding.id,
-                    Finding.fingerprint,
-                    Finding.status,
-                    Finding.work_order_id,
-                    Finding.content_hash,
-                ).where(Finding.dedup_scope == self.scope_key, Finding.fingerprint.in_(chunk))
+                select(*_KNOWN_COLUMNS).where(
+                    Finding.dedup_scope == self.scope_key, Finding.fingerprint.in_(chunk)
+                )
             ).all():
                 found[fp] = {
                     "id": fid,
@@ -341,6 +357,23 @@ class _Ingest:
                     "content_hash": digest,
                 }
         return found
+
+    def _load_known(self) -> dict[str, dict[str, Any]] | None:
+        """Every finding of the dedup scope in one query, unless there are too many (then
+        None: look them up per batch)."""
+        count = self.session.scalar(
+            select(func.count()).select_from(Finding).where(Finding.dedup_scope == self.scope_key)
+        )
+        if not count:
+            return {}
+        if count > PRELOAD_LIMIT:
+            return None
+        return {
+            fp: {"id": fid, "status": status, "work_order_id": order_id, "content_hash": digest}
+            for fid, fp, status, order_id, digest in self.session.execute(
+                select(*_KNOWN_COLUMNS).where(Finding.dedup_scope == self.scope_key)
+            ).all()
+        }
 
     def _update_existing(self, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         if not pairs:
