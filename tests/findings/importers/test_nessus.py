@@ -13,20 +13,12 @@ from shaobing.findings.importers.base import (
     FindingInput,
     HostInput,
     ImportFormatError,
-    Record,
 )
 from shaobing.findings.importers.nessus import NessusImporter
 from shaobing.findings.importers.registry import detect_importer
 from shaobing.findings.severity import Severity
 from tests.findings.corpus import CORPUS, corpus_dir
-
-
-def split(records: list[Record]) -> tuple[list[FindingInput], list[HostInput], CoverageInput]:
-    findings = [r for r in records if isinstance(r, FindingInput)]
-    hosts = [r for r in records if isinstance(r, HostInput)]
-    coverage = [r for r in records if isinstance(r, CoverageInput)]
-    assert len(coverage) == 1 and records[-1] is coverage[0]
-    return findings, hosts, coverage[0]
+from tests.findings.importers.common import split
 
 
 def run(path: Path) -> tuple[list[FindingInput], list[HostInput], CoverageInput]:
