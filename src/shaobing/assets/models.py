@@ -39,6 +39,9 @@ class Asset(TenantScoped, Base):
     location: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(32), default="manual")
+    # Digest of what the last scanner result said about this host (ingest skips the
+    # comparison when a re-import reports the same).
+    scan_digest: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

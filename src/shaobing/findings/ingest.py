@@ -246,6 +246,25 @@ def prepare_finding(item: FindingInput, config: FingerprintConfig) -> dict[str, 
     return row
 
 
+def _host_digest(source: str, host: HostInput) -> str:
+    """Digest of what one tool reported about a host (OS, names, services)."""
+    services = sorted(
+        (
+            svc.port,
+            (svc.protocol or "tcp").lower(),
+            svc.state,
+            svc.service or "",
+            svc.product or "",
+            svc.version or "",
+            tuple(svc.cpe),
+            svc.banner or "",
+        )
+        for svc in host.services
+    )
+    material = repr((source, host.os, sorted(host.hostnames), services))
+    return hashlib.blake2b(material.encode("utf-8"), digest_size=16).hexdigest()
+
+
 def content_hash(row: dict[str, Any]) -> str:
     """Digest of the fields whose change counts as an update of a finding."""
     material = "\x1f".join(
@@ -658,11 +677,49 @@ class _Ingest:
             elif host.address is not None:
                 new.append(host)  # a host known only by name is not added to the ledger
         changed = self._create_assets(new)
+        unchanged = self._unchanged_hosts(known)
+        if unchanged:
+            # Reported exactly as last time by this tool: nothing to compare or rewrite;
+            # only the last-seen time of the services this tool reported moves on.
+            ids = sorted(unchanged)
+            for start in range(0, len(ids), IN_CHUNK):
+                self.session.execute(
+                    update(SERVICES)
+                    .where(
+                        SERVICES.c.asset_id.in_(ids[start : start + IN_CHUNK]),
+                        SERVICES.c.source == self.run.format,
+                    )
+                    .values(last_seen=self.now)
+                )
+            known = {k: v for k, v in known.items() if k not in unchanged}
         changed |= self._update_assets(known)
-        changed |= self._merge_services(
-            {**known, **{self.address_to_asset[str(h.address)]: h for h in new}}
-        )
+        merging = {**known, **{self.address_to_asset[str(h.address)]: h for h in new}}
+        changed |= self._merge_services(merging)
+        if merging:
+            self.session.execute(
+                update(ASSETS)
+                .where(ASSETS.c.id == bindparam("aid"))
+                .values(scan_digest=bindparam("digest")),
+                [
+                    {"aid": aid, "digest": _host_digest(self.run.format, h)}
+                    for aid, h in merging.items()
+                ],
+            )
         self.summary.assets_updated += len(changed)
+
+    def _unchanged_hosts(self, hosts: dict[int, HostInput]) -> set[int]:
+        """Assets whose stored digest equals what this tool reports for them now."""
+        ids = list(hosts)
+        same: set[int] = set()
+        for start in range(0, len(ids), IN_CHUNK):
+            for asset_id, digest in self.session.execute(
+                select(Asset.id, Asset.scan_digest).where(
+                    Asset.id.in_(ids[start : start + IN_CHUNK])
+                )
+            ).all():
+                if digest is not None and digest == _host_digest(self.run.format, hosts[asset_id]):
+                    same.add(asset_id)
+        return same
 
     def _create_assets(self, hosts: list[HostInput]) -> set[int]:
         if not hosts:
@@ -688,7 +745,7 @@ class _Ingest:
                     "value_method": "log2",
                 }
             )
-        self.session.execute(insert(ASSETS), rows)
+        bulk_insert(self.session, ASSETS, rows)
         names = [r["name"] for r in rows]
         ids: dict[str, int] = {}
         for start in range(0, len(names), IN_CHUNK):
@@ -730,7 +787,7 @@ class _Ingest:
                     },
                 )
             )
-        self.session.execute(insert(ADDRESSES), addresses)
+        bulk_insert(self.session, ADDRESSES, addresses)
         self.session.execute(insert(CHANGES), changes)
         return set(ids.values())
 
@@ -841,7 +898,7 @@ class _Ingest:
                     changed.add(asset_id)
                 touched.append(current_row["id"])
         if inserts:
-            self.session.execute(insert(SERVICES), list(inserts.values()))
+            bulk_insert(self.session, SERVICES, list(inserts.values()))
         for start in range(0, len(touched), IN_CHUNK):
             self.session.execute(
                 update(SERVICES)

@@ -177,6 +177,9 @@ def upgrade() -> None:
             batch_op.f("ix_asset_services_client_id"), ["client_id"], unique=False
         )
 
+    with op.batch_alter_table("assets", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("scan_digest", sa.String(length=32), nullable=True))
+
     # 0001 had a placeholder findings table that nothing wrote to; it is replaced whole.
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_findings_severity"))
@@ -372,6 +375,8 @@ def downgrade() -> None:
     """Revert this revision (restores the 0001 placeholder findings table, empty)."""
     op.drop_table("finding_events")
     op.drop_table("asset_services")
+    with op.batch_alter_table("assets", schema=None) as batch_op:
+        batch_op.drop_column("scan_digest")
     op.drop_table("findings")
     op.drop_table("import_runs")
     op.drop_table("work_orders")
