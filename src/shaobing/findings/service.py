@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shaobing.core.audit import record_event
@@ -28,6 +28,7 @@ from shaobing.findings.workflow import (
     Status,
     apply_transition,
     refresh_work_order,
+    refresh_work_orders,
     sla_days,
     status_label,
 )
@@ -401,6 +402,7 @@ def rededup(
         select(Finding).where(Finding.engagement_id == engagement.id).order_by(Finding.id)
     ).all()
     survivors: dict[tuple[str, str], Finding] = {}
+    emptied: dict[int, int] = {}
     changed = merged = 0
     for finding in findings:
         values = {
@@ -429,10 +431,18 @@ def rededup(
         keeper.times_seen += finding.times_seen
         keeper.last_seen = max(keeper.last_seen, finding.last_seen)
         keeper.first_seen = min(keeper.first_seen, finding.first_seen)
+        if finding.work_order_id and keeper.work_order_id is None:
+            keeper.work_order_id = finding.work_order_id  # the survivor adopts the order
+        elif (
+            finding.work_order_id
+            and keeper.work_order_id is not None
+            and finding.work_order_id != keeper.work_order_id
+        ):
+            emptied[finding.work_order_id] = keeper.work_order_id
         session.execute(
             update(FindingEvent)
             .where(FindingEvent.finding_id == finding.id)
-            .values(finding_id=keeper.id)
+            .values(finding_id=keeper.id, work_order_id=keeper.work_order_id)
         )
         session.add(
             FindingEvent(
@@ -449,6 +459,18 @@ def rededup(
         session.delete(finding)
         merged += 1
     session.flush()
+    # A work order whose findings all merged into another one's has nothing left to track:
+    # its own history (assignments, comments) moves to the surviving order, then it goes.
+    for order_id, target_id in sorted(emptied.items()):
+        if session.scalar(select(func.count()).where(Finding.work_order_id == order_id)):
+            continue
+        session.execute(
+            update(FindingEvent)
+            .where(FindingEvent.work_order_id == order_id)
+            .values(work_order_id=target_id)
+        )
+        session.execute(delete(WorkOrder).where(WorkOrder.id == order_id))
+    refresh_work_orders(session, set(emptied.values()), datetime.now(UTC))
     # Fingerprints are unique per scope: clear them first so swaps cannot collide.
     for (_, fp), finding in survivors.items():
         if finding.fingerprint != fp:
