@@ -159,16 +159,32 @@ def test_full_sweep_matches_proc_and_filters_self_connect(
     listeners: list[socket.socket],
 ) -> None:
     mine = {int(s.getsockname()[1]) for s in listeners}
-    before = _proc_listening_ports()
+    # Other tests (other pytest workers) open and close listeners while the sweep runs, so
+    # the oracle is every port seen in LISTEN state at any moment of the sweep. A
+    # self-connected ephemeral port is ESTABLISHED, never LISTEN, so it can never hide here.
+    seen_listening = _proc_listening_ports()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen_listening.update(_proc_listening_ports())
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     start = time.monotonic()
-    results = within(30, lambda: tcp_connect_scan(["127.0.0.1"], range(1, 65536), timeout=1.0))
+    try:
+        results = within(30, lambda: tcp_connect_scan(["127.0.0.1"], range(1, 65536), timeout=1.0))
+    finally:
+        done.set()
+        watcher.join(timeout=5)
     elapsed = time.monotonic() - start
-    after = _proc_listening_ports()
+    seen_listening.update(_proc_listening_ports())
     found = {r.port for r in results}
     assert mine <= found
     # Nothing reported open may be absent from /proc: a self-connected ephemeral port
     # (source port == target port) would show up here as a phantom open port.
-    assert found <= before | after, sorted(found - (before | after))
+    assert found <= seen_listening, sorted(found - seen_listening)
     assert elapsed < 30
 
 
