@@ -43,6 +43,21 @@ _CPE_PREFIX = "cpe:2.3:"
 _CPE_FIELDS = 13  # "cpe", "2.3" and 11 attributes
 
 
+def _check_ports(value: tuple[int, ...]) -> tuple[int, ...]:
+    for port in value:
+        if not 1 <= port <= 65535:
+            raise ValueError(f"port {port} is outside 1-65535")
+    return value
+
+
+def _check_latin1(field: str, value: str) -> str:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"{field} must be latin-1 (use \\xNN escapes)") from None
+    return value
+
+
 class MatchSpec(BaseModel):
     """One match rule of a probe (see the header of ``fingerprints.yaml``)."""
 
@@ -69,19 +84,12 @@ class MatchSpec(BaseModel):
     @field_validator("pattern")
     @classmethod
     def _latin1_pattern(cls, value: str) -> str:
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError("pattern must be latin-1 (use \\xNN escapes)") from None
-        return value
+        return _check_latin1("pattern", value)
 
     @field_validator("ports")
     @classmethod
     def _valid_ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        for port in value:
-            if not 1 <= port <= 65535:
-                raise ValueError(f"port {port} is outside 1-65535")
-        return value
+        return _check_ports(value)
 
     @field_validator("cpe")
     @classmethod
@@ -114,19 +122,12 @@ class ProbeSpec(BaseModel):
     @field_validator("payload")
     @classmethod
     def _latin1_payload(cls, value: str) -> str:
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError("payload must be latin-1 (use \\xNN escapes)") from None
-        return value
+        return _check_latin1("payload", value)
 
     @field_validator("ports")
     @classmethod
     def _valid_ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        for port in value:
-            if not 1 <= port <= 65535:
-                raise ValueError(f"port {port} is outside 1-65535")
-        return value
+        return _check_ports(value)
 
 
 class _Database(BaseModel):

@@ -13,26 +13,19 @@ from shaobing.findings.importers.acunetix import AcunetixImporter
 from shaobing.findings.importers.base import (
     CoverageInput,
     FindingInput,
-    ImportFormatError,
-    Record,
 )
 from shaobing.findings.importers.registry import detect_importer
 from shaobing.findings.severity import Severity
 from tests.findings.corpus import corpus_dir
+from tests.findings.importers.common import parse_web, refusal
 
 
 def run(path: Path) -> tuple[list[FindingInput], list[CoverageInput]]:
-    records: list[Record] = list(AcunetixImporter().parse(path))
-    findings = [r for r in records if isinstance(r, FindingInput)]
-    coverage = [r for r in records if isinstance(r, CoverageInput)]
-    assert len(findings) + len(coverage) == len(records)
-    return findings, coverage
+    return parse_web(AcunetixImporter(), path)
 
 
 def refused(path: Path) -> str:
-    with pytest.raises(ImportFormatError) as info:
-        list(AcunetixImporter().parse(path))
-    return info.value.problem
+    return refusal(AcunetixImporter(), path)
 
 
 # ------------------------------------------------------------------ corpus

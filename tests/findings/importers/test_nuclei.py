@@ -14,27 +14,20 @@ from shaobing.findings.importers.base import (
     SNIFF_BYTES,
     CoverageInput,
     FindingInput,
-    ImportFormatError,
-    Record,
 )
 from shaobing.findings.importers.nuclei import NucleiImporter
 from shaobing.findings.importers.registry import detect_importer
 from shaobing.findings.severity import Severity
 from tests.findings.corpus import corpus_dir
+from tests.findings.importers.common import parse_web, refusal
 
 
 def run(path: Path) -> tuple[list[FindingInput], list[CoverageInput]]:
-    records: list[Record] = list(NucleiImporter().parse(path))
-    findings = [r for r in records if isinstance(r, FindingInput)]
-    coverage = [r for r in records if isinstance(r, CoverageInput)]
-    assert len(findings) + len(coverage) == len(records)
-    return findings, coverage
+    return parse_web(NucleiImporter(), path)
 
 
 def refused(path: Path) -> str:
-    with pytest.raises(ImportFormatError) as info:
-        list(NucleiImporter().parse(path))
-    return info.value.problem
+    return refusal(NucleiImporter(), path)
 
 
 def by_check(findings: list[FindingInput], check_id: str) -> FindingInput:

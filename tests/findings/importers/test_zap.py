@@ -13,27 +13,20 @@ from shaobing.findings.importers import _web as w
 from shaobing.findings.importers.base import (
     CoverageInput,
     FindingInput,
-    ImportFormatError,
-    Record,
 )
 from shaobing.findings.importers.registry import detect_importer
 from shaobing.findings.importers.zap import ZapImporter
 from shaobing.findings.severity import Severity
 from tests.findings.corpus import corpus_dir
+from tests.findings.importers.common import parse_web, refusal
 
 
 def run(path: Path) -> tuple[list[FindingInput], list[CoverageInput]]:
-    records: list[Record] = list(ZapImporter().parse(path))
-    findings = [r for r in records if isinstance(r, FindingInput)]
-    coverage = [r for r in records if isinstance(r, CoverageInput)]
-    assert len(findings) + len(coverage) == len(records)
-    return findings, coverage
+    return parse_web(ZapImporter(), path)
 
 
 def refused(path: Path) -> str:
-    with pytest.raises(ImportFormatError) as info:
-        list(ZapImporter().parse(path))
-    return info.value.problem
+    return refusal(ZapImporter(), path)
 
 
 def is_problem(problem: str, key: str) -> bool:
