@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages of the real services the tests start on loopback.
-TEST_PACKAGES := postgresql
+TEST_PACKAGES := postgresql openssh-server vsftpd mariadb-server redis-server memcached nginx snmpd iproute2
 PYTEST_WORKERS ?= 2
 
 .PHONY: all system-deps deps lint test demo clean

@@ -20,6 +20,16 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own instances on free loopback ports; keep the packages' init scripts
+# from starting system-wide daemons on the default ports while installing.
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  made_policy=1
+fi
+trap '[ -n "$made_policy" ] && $sudo rm -f "$policy"' EXIT
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian postgresql package starts a cluster on the default port; the tests start their

@@ -822,6 +822,23 @@ class Scope:
         object.__setattr__(self, "_include_index", _RoleIndex(self.includes, exclude=False))
         object.__setattr__(self, "_exclude_index", _RoleIndex(self.excludes, exclude=True))
 
+    def port_sensitive(self, address: str) -> bool:
+        """Whether the decision for IP ``address`` can depend on the port.
+
+        Only URL entries naming the address (include or exclude) grant or refuse by port;
+        without them a decision taken for one port holds for every port, which lets a port
+        sweep check the scope once per address instead of once per connection.
+        Non-IP text is always port-sensitive.
+        """
+        parsed = _parse_ip(address)
+        if parsed is None:
+            return True
+        key = _canonical(parsed)
+        return bool(
+            self._include_index.url_entries_for_ip(key)
+            or self._exclude_index.url_entries_for_ip(key)
+        )
+
     @classmethod
     def from_strings(
         cls,

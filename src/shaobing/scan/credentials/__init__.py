@@ -1,0 +1,1 @@
+"""Weak and default credential checks (B3): protocol adapters, dictionaries, runner."""

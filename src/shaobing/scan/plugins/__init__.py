@@ -1,0 +1,1 @@
+"""Network check plugins, imported by shaobing.scan.checks.load_checks()."""
