@@ -23,6 +23,7 @@ from shaobing.cli import (
     engagements,
     findings,
     init_cmd,
+    scan,
     scope,
     workorders,
 )
@@ -47,6 +48,7 @@ app.add_typer(audit.app, name="audit", help=t("cli.help.audit"))
 app.add_typer(findings.app, name="findings", help=t("cli.help.findings"))
 app.add_typer(workorders.app, name="workorder", help=t("cli.help.workorder"))
 app.command("retest", help=t("cli.help.retest"))(findings.retest)
+app.add_typer(scan.app, name="scan", help=t("cli.help.scan"))
 
 
 def _version(value: bool) -> None:
@@ -120,3 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 3
     return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     workorder_grouping: Literal["finding", "host"] = "finding"
     # Where de-duplication looks for an earlier copy of a finding.
     dedup_scope: Literal["engagement", "client"] = "engagement"
+    # The key that encrypts recovered credentials; kept outside the database (J2).
+    vault_key_file: Path | None = None
+    # nmap's service probe file, loaded as an extra identification database when present.
+    nmap_service_probes: Path | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -58,6 +62,11 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The configured time zone as a ZoneInfo."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def vault_key_path(self) -> Path:
+        """Where the vault key lives (``vault_key_file`` or ``<home>/vault.key``)."""
+        return self.vault_key_file or self.home / "vault.key"
 
     @property
     def log_dir(self) -> Path:

@@ -103,6 +103,10 @@ class IngestOptions:
     dedup_scope: str = "engagement"  # engagement | client
     close_absent: bool = True
     fingerprints: FingerprintConfig | None = None
+    # A scan persisted in several ingests: findings last seen by any of these imports count
+    # as seen, and only these check ids are closed when absent (the checks that ran).
+    seen_import_ids: frozenset[int] = frozenset()
+    close_check_ids: frozenset[str] | None = None
 
 
 @dataclass
@@ -935,6 +939,8 @@ class _Ingest:
                 Finding.file_path,
                 Finding.status,
                 Finding.work_order_id,
+                Finding.last_import_id,
+                Finding.check_id,
             ).where(
                 Finding.engagement_id == self.engagement.id,
                 Finding.source_tool.in_(sorted(tools)),
@@ -942,6 +948,12 @@ class _Ingest:
                 and_(Finding.last_import_id.is_distinct_from(self.run.id)),
             )
         ).all()
+        if self.options.seen_import_ids:
+            seen = self.options.seen_import_ids
+            candidates = [c for c in candidates if c.last_import_id not in seen]
+        if self.options.close_check_ids is not None:
+            wanted = self.options.close_check_ids
+            candidates = [c for c in candidates if c.check_id in wanted]
         closing = [c for c in candidates if self.coverage.covers(c.host, c.url, c.file_path)]
         if not closing:
             return

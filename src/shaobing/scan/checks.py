@@ -15,6 +15,7 @@ class with :func:`register_check` makes it known.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import socket
 from abc import ABC, abstractmethod
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from shaobing.core.errors import ValidationError
+from shaobing.core.i18n import t
 from shaobing.findings.severity import Severity
 
 
@@ -171,8 +174,18 @@ def register_check(cls: _C) -> _C:
 
 
 def load_checks() -> dict[str, type[Check]]:
-    """Import every module of :mod:`shaobing.scan.plugins` and return the checks by id."""
+    """Import every module of :mod:`shaobing.scan.plugins` (and the site's own plugin
+    modules named in ``SHAOBING_PLUGINS``, comma-separated) and return the checks by id."""
     package = importlib.import_module("shaobing.scan.plugins")
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
+    for name in os.environ.get("SHAOBING_PLUGINS", "").split(","):
+        if name.strip():
+            try:
+                importlib.import_module(name.strip())
+            except ImportError as exc:
+                detail = str(exc)
+                raise ValidationError(
+                    t("scan.plugin_import", module=name.strip(), detail=detail)
+                ) from None
     return dict(sorted(_REGISTRY.items()))

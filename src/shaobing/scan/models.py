@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shaobing.core.models import Base, TenantScoped, utcnow
@@ -38,6 +38,10 @@ class ScanRun(TenantScoped, Base):
     targets: Mapped[list[str]] = mapped_column(JSON, default=list)
     plan: Mapped[dict[str, Any]] = mapped_column(default=dict)
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    checkpoint: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    control: Mapped[str] = mapped_column(String(16), default="run", server_default="run")
+    message: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100), default="system")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,1 @@
+"""Tests of the scan engine, its service layer and the scan CLI."""
