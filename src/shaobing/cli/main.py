@@ -31,6 +31,7 @@ from shaobing.cli.output import err_console
 from shaobing.core.errors import ShaobingError
 from shaobing.core.i18n import set_language, t
 from shaobing.core.settings import get_settings
+from shaobing.scan.retest import register_network_retest
 
 app = typer.Typer(
     name="shaobing",
@@ -49,6 +50,7 @@ app.add_typer(findings.app, name="findings", help=t("cli.help.findings"))
 app.add_typer(workorders.app, name="workorder", help=t("cli.help.workorder"))
 app.command("retest", help=t("cli.help.retest"))(findings.retest)
 app.add_typer(scan.app, name="scan", help=t("cli.help.scan"))
+register_network_retest()
 
 
 def _version(value: bool) -> None:

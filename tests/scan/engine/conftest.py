@@ -16,13 +16,13 @@ from tests.scan.engine.plugins import BannerCheck, BrokenCheck, IntrusiveCheck, 
 class Listener:
     """A TCP listener on 127.x.y.z that greets each client and counts connections."""
 
-    def __init__(self, address: str, greeting: bytes = b"") -> None:
+    def __init__(self, address: str, greeting: bytes = b"", port: int = 0) -> None:
         self.address = address
         self.greeting = greeting
         self.accepted = 0
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((address, 0))
+        self._sock.bind((address, port))
         self._sock.listen(128)
         self._sock.settimeout(0.05)
         self.port: int = self._sock.getsockname()[1]
@@ -58,8 +58,8 @@ def listen() -> Iterator[Callable[..., Listener]]:
     """Start listeners; all are closed after the test."""
     made: list[Listener] = []
 
-    def start(address: str = "127.0.0.1", greeting: bytes = b"") -> Listener:
-        listener = Listener(address, greeting)
+    def start(address: str = "127.0.0.1", greeting: bytes = b"", port: int = 0) -> Listener:
+        listener = Listener(address, greeting, port)
         made.append(listener)
         return listener
 

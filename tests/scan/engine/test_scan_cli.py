@@ -253,3 +253,25 @@ def test_ctrl_c_pauses_and_resume_completes(
     assert data["status"] == "completed"
     assert data["stats"]["checks_run"] == 12
     assert SlowCheck.id  # the plugin ran in the subprocess, not here
+
+
+def test_retest_runs_the_check_again(
+    cli: CliRunner,
+    home: Path,
+    listen: Callable[..., Listener],
+    test_checks: Callable[..., None],
+) -> None:
+    test_checks(BannerCheck)
+    vulnerable = listen("127.0.0.1", b"VULN\r\n")
+    data = _scan(cli, "127.0.0.1", "--ports", str(vulnerable.port))
+    [finding] = data["findings"]
+
+    [still] = cli.json("retest", str(finding["id"]))  # type: ignore[misc]
+    assert still["detected"] is True
+    assert SECRET not in still["evidence"]
+
+    vulnerable.close()
+    listen("127.0.0.1", b"HELLO\r\n", port=vulnerable.port)
+    [gone] = cli.json("retest", str(finding["id"]))  # type: ignore[misc]
+    assert gone["detected"] is False
+    assert gone["status"] == "verified"
