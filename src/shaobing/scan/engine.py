@@ -32,6 +32,8 @@ Control = Literal["run", "pause", "cancel"]
 _SWEEP_HOSTS = 16
 # Observations handed to the sink at once (the sink ingests them in one transaction).
 _OBSERVATION_BATCH = 200
+# Seconds between state saves while checks run (bounds the work lost to a crash).
+_SAVE_EVERY = 2.0
 # Check failures kept (with their message) in the state for the scan report.
 _MAX_ERRORS_KEPT = 50
 _T = TypeVar("_T")
@@ -195,6 +197,7 @@ class ScanEngine:
         self.stop = threading.Event()
         self.outcome: Control = "run"
         self._last_poll = 0.0
+        self._last_save = time.monotonic()
         self._limiter = RateLimiter(options.rate)
         self._pending: list[Observation] = []
         self._pending_lock = threading.Lock()
@@ -447,8 +450,12 @@ class ScanEngine:
             if observations:
                 with self._pending_lock:
                     self._pending.extend(observations)
-                if len(self._pending) >= _OBSERVATION_BATCH:
-                    self._flush(state)
+            if len(self._pending) >= _OBSERVATION_BATCH:
+                self._flush(state)
+            elif time.monotonic() - self._last_save >= _SAVE_EVERY:
+                self._flush(state)
+                self.sink.checkpoint(state)
+                self._last_save = time.monotonic()
             self.progress.advance()
 
     def _note_error(
