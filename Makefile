@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages of the real services the tests start on loopback.
-TEST_PACKAGES := postgresql openssh-server vsftpd mariadb-server redis-server memcached nginx snmpd iproute2
+TEST_PACKAGES := postgresql openssh-server vsftpd mariadb-server redis-server memcached nginx snmpd rsync dnsmasq-base iproute2
 PYTEST_WORKERS ?= 2
 
 .PHONY: all system-deps deps lint test demo clean
@@ -34,7 +34,11 @@ lint: $(STAMP)
 test: deps lint
 	SHAOBING_REQUIRE_POSTGRES=1 $(BIN)/pytest -n $(PYTEST_WORKERS) -q
 
+# Debian daemons the demo starts as local scan targets (loopback only).
+DEMO_PACKAGES := redis-server memcached nginx vsftpd
+
 demo: $(STAMP)
+	@bash scripts/install-system-deps.sh $(DEMO_PACKAGES)
 	@bash scripts/demo.sh
 
 clean:

@@ -190,6 +190,7 @@ class _Role:
     """Builds the error messages of one role (target or exclusion) for one spec."""
 
     def __init__(self, exclude: bool) -> None:
+        self.exclude = exclude
         self.kind = t("scan_discovery.kind_exclude" if exclude else "scan_discovery.kind_target")
 
     def error(self, key: str, raw: object, **params: object) -> ValidationError:
@@ -338,13 +339,10 @@ def _parse_spec(role: _Role, raw: object, resolver: Resolver) -> list[tuple[int,
             return _parse_range(role, raw, left, right_text.strip())
     address = _parse_address(text)
     if address is not None:
-        if address.is_unspecified or (
-            isinstance(address, ipaddress.IPv6Address)
-            and address.ipv4_mapped is not None
-            and address.ipv4_mapped.is_unspecified
-        ):
-            raise role.error("unspecified", raw)
         version, value = _canonical(address)
+        # Only as a target: connect() reads 0.0.0.0 as "this host"; excluding it is harmless.
+        if value == 0 and not role.exclude:
+            raise role.error("unspecified", raw)
         return [(version, value, value)]
     if "%" in text and ":" in text:
         raise role.error("zone_id", raw)
