@@ -6,8 +6,12 @@ port engine) so that it can be tested with fakes; this module builds the real on
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from shaobing.scan.discovery import Method, discover_hosts
 from shaobing.scan.engine import Discoverer, Identifier, PortPhase, ServiceRecord, UdpProber
 from shaobing.scan.fingerprint import identify
+from shaobing.scan.udp import udp_probe
 
 
 def identifier() -> Identifier:
@@ -32,14 +36,47 @@ def identifier() -> Identifier:
     return run
 
 
-def udp_prober() -> UdpProber | None:
-    """UDP service probes (DNS, SNMP, NTP)."""
-    return None
+_METHODS: dict[str, Method] = {"auto": "auto", "tcp": "tcp", "icmp": "icmp", "none": "none"}
 
 
-def discoverer() -> Discoverer | None:
-    """Host liveness (TCP ping, ICMP when privileged)."""
-    return None
+def udp_prober() -> UdpProber:
+    """UDP service probes (DNS, SNMP, NTP); exposure markers travel as ``flags``."""
+
+    def run(address: str, port: int, timeout: float, retries: int) -> ServiceRecord | None:
+        found = udp_probe(address, port, timeout=timeout, retries=retries)
+        if found is None:
+            return None
+        return ServiceRecord(
+            address=address,
+            port=port,
+            protocol="udp",
+            service=found.service,
+            product=found.product,
+            version=found.version,
+            cpe=list(found.cpe),
+            info=found.info,
+            banner=found.info,
+            flags=list(found.flags),
+        )
+
+    return run
+
+
+def discoverer() -> Discoverer:
+    """Host liveness: TCP ping (open or reset = up), ICMP echo as well when privileged."""
+
+    def run(
+        addresses: list[str], method: str, timeout: float, should_stop: Callable[[], bool]
+    ) -> set[str]:
+        verdicts = discover_hosts(
+            addresses,
+            method=_METHODS.get(method, "auto"),
+            timeout=timeout,
+            should_stop=should_stop,
+        )
+        return {v.address for v in verdicts if v.alive}
+
+    return run
 
 
 def nmap_phase(options: object) -> PortPhase:

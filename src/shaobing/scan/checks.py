@@ -75,6 +75,8 @@ class ServiceTarget:
     banner: str | None = None
     hostnames: tuple[str, ...] = ()
     zone: str | None = None
+    flags: tuple[str, ...] = ()
+    """Exposure markers identification found (e.g. ``dns_recursion`` on a UDP service)."""
 
     @property
     def key(self) -> str:

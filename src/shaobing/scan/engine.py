@@ -58,6 +58,7 @@ class ServiceRecord:
     banner: str | None = None
     tls: bool = False
     os: str | None = None
+    flags: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -77,6 +78,7 @@ class ServiceRecord:
             banner=self.banner,
             hostnames=hostnames,
             zone=zone,
+            flags=tuple(self.flags),
         )
 
 
