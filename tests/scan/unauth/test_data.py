@@ -31,7 +31,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def test_every_finding_is_chinese_and_scored_consistently() -> None:
     findings = ua.load_findings()
-    assert len(findings) == 12
+    assert len(findings) == 16  # 12 unauthorised-access kinds, 4 UDP exposure markers
     for key, text in findings.items():
         for field in (text.title, text.description, text.remediation):
             assert CJK.search(field), (key, field)
