@@ -39,8 +39,19 @@ sb scope check 127.0.0.254 --engagement "$engagement" || true
 sb scope check 192.0.2.10 --engagement "$engagement" || true
 
 echo
+echo "== 网络扫描：本机演示靶标（Redis、Memcached、nginx、vsftpd，仅监听 127.0.0.1）=="
+bash scripts/demo-targets.sh start "$out/targets" >/dev/null
+trap 'bash scripts/demo-targets.sh stop "$out/targets"' EXIT
+sb scan 127.0.0.1 --engagement "$engagement" --policy quick \
+  --ports 16379,16380,21211,18080,2121 --zone internet --json "$out/扫描结果.json"
+sb findings export "$out/漏洞清单.xlsx" --engagement "$engagement"
+sb workorder list --engagement "$engagement"
+
+echo
 echo "== 演示完成 =="
 echo "工作区（SQLite 数据库）: $SHAOBING_HOME"
 echo "导出的资产台账:         $out/资产台账.xlsx"
 echo "资产台账模板:           $out/资产台账模板.xlsx"
+echo "扫描结果（JSON）:       $out/扫描结果.json"
+echo "漏洞清单:               $out/漏洞清单.xlsx"
 echo "继续体验: SHAOBING_HOME=$SHAOBING_HOME .venv/bin/shaobing --help"

@@ -95,6 +95,7 @@ class ScanState:
     identified: list[str] = field(default_factory=list)
     jobs_done: list[str] = field(default_factory=list)
     hostnames: dict[str, list[str]] = field(default_factory=dict)
+    zones: dict[str, str] = field(default_factory=dict)
     counters: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 

@@ -25,6 +25,7 @@ from shaobing.core.i18n import t
 from shaobing.core.scope import ScopeDecision
 from shaobing.core.settings import get_settings
 from shaobing.core.vault import MASKED, encrypt_secret
+from shaobing.assets.models import Asset, AssetAddress
 from shaobing.engagements.models import Client, Engagement
 from shaobing.engagements.scope_guard import scope_of
 from shaobing.engagements.service import (
@@ -223,6 +224,8 @@ def plan_scan(engine: Engine, request: ScanRequest, *, actor: str) -> int:
         "hostnames": hostnames,
     } | {k: options[k] for k in ("rate", "concurrency", "per_host", "timeout", "zone", "engine")}
     state = ScanState(addresses=allowed, hostnames=hostnames)
+    with session_scope(engine, readonly=True) as session:
+        state.zones = _ledger_zones(session, client_id, set(allowed))
     now = datetime.now(UTC)
     with session_scope(engine) as session:
         run = ScanRun(
@@ -252,6 +255,20 @@ def plan_scan(engine: Engine, request: ScanRequest, *, actor: str) -> int:
             | {"scan_id": run.id},
         )
         return run.id
+
+
+def _ledger_zones(session: Session, client_id: int, addresses: set[str]) -> dict[str, str]:
+    """Network zones the asset ledger records for these addresses (per-host exposure)."""
+    zones: dict[str, str] = {}
+    rows = session.execute(
+        select(AssetAddress.address, Asset.zone)
+        .join(Asset, Asset.id == AssetAddress.asset_id)
+        .where(Asset.client_id == client_id, Asset.zone.is_not(None))
+    )
+    for address, zone in rows:
+        if address in addresses and zone:
+            zones[address] = zone
+    return zones
 
 
 def _hostnames(target_set: TargetSet) -> dict[str, list[str]]:
