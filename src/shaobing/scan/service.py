@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from shaobing.assets.models import Asset, AssetAddress
 from shaobing.core.audit import record_event
 from shaobing.core.db import session_scope
 from shaobing.core.errors import NotFoundError, ValidationError
@@ -25,7 +26,6 @@ from shaobing.core.i18n import t
 from shaobing.core.scope import ScopeDecision
 from shaobing.core.settings import get_settings
 from shaobing.core.vault import MASKED, encrypt_secret
-from shaobing.assets.models import Asset, AssetAddress
 from shaobing.engagements.models import Client, Engagement
 from shaobing.engagements.scope_guard import scope_of
 from shaobing.engagements.service import (
