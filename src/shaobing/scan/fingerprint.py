@@ -1,164 +1,86 @@
 """Service and version identification (requirement B2): probes and banner matching.
 
-The fingerprints are data (``fingerprints.yaml``), validated with pydantic at load time;
-every regular expression is compiled then, so a broken entry fails loudly at start-up
-rather than silently during a scan.
-
-Each probe is sent on a fresh TCP connection with its own deadline; at most ``max_bytes``
-are read and every read is bounded by that deadline, so a peer that accepts and never
-answers, sends garbage or trickles bytes slowly costs at most ``timeout`` per probe.
-Names are never resolved: callers pass addresses that already passed the scope guard.
+The probes and match rules are data (:mod:`shaobing.scan.fingerprint_db`); this module
+sends them. Each probe is sent on a fresh TCP connection with its own deadline; at most
+``max_bytes`` are read and every read is bounded by that deadline, so a peer that accepts
+and never answers, sends garbage or trickles bytes slowly costs at most ``timeout`` per
+probe. When a port is a usual TLS port, or an answer shows TLS (a ServerHello, or an HTTP
+server complaining about plain HTTP), the probes run again inside TLS and the handshake's
+certificate is described in ``ServiceMatch.extra["tls"]``. Several databases can be used
+in turn (the project's own first, then nmap's probe file); answers to identical payloads
+are reused. Names are never resolved: callers pass addresses that already passed the
+scope guard.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import ipaddress
 import re
-import select
 import socket
+import ssl
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic import ValidationError as PydanticError
 
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
+from shaobing.scan.fingerprint_db import (
+    Component,
+    Database,
+    FingerprintError,
+    MatchSpec,
+    Probe,
+    ProbeSpec,
+    Rule,
+    default_databases,
+    load_database,
+    load_probes,
+    parse_database,
+)
+from shaobing.scan.fingerprint_net import connect, session_details, talk
+from shaobing.scan.fingerprint_template import decode_text, fill, fill_cpe, printable
+
+__all__ = [
+    "DEFAULT_MAX_PROBES",
+    "Database",
+    "FingerprintError",
+    "MatchSpec",
+    "Probe",
+    "ProbeSpec",
+    "ServiceMatch",
+    "default_databases",
+    "http_details",
+    "identify",
+    "load_database",
+    "load_probes",
+    "parse_database",
+    "web_components",
+]
 
 DEFAULT_MAX_PROBES = 6
-BANNER_EXCERPT = 256
 # How long the banner probe waits for a server that speaks first.
 _BANNER_WAIT = 2.0
-# Once some data has arrived, stop reading after this long without more.
-_QUIET_AFTER_DATA = 0.3
-_RECV_CHUNK = 4096
-_FLAG_BITS = {"i": re.IGNORECASE, "s": re.DOTALL, "m": re.MULTILINE}
-_TEMPLATE_REF = re.compile(r"\$(\d)")
-_CPE_PREFIX = "cpe:2.3:"
-_CPE_FIELDS = 13  # "cpe", "2.3" and 11 attributes
+_TLS_SERVICES = frozenset({"tls", "ssl"})
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_HTTP_TEXT_LIMIT = 200
+_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_-]{2,20})""", re.IGNORECASE)
 
 
-def _check_ports(value: tuple[int, ...]) -> tuple[int, ...]:
-    for port in value:
-        if not 1 <= port <= 65535:
-            raise ValueError(f"port {port} is outside 1-65535")
-    return value
-
-
-def _check_latin1(field: str, value: str) -> str:
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError(f"{field} must be latin-1 (use \\xNN escapes)") from None
-    return value
-
-
-class MatchSpec(BaseModel):
-    """One match rule of a probe (see the header of ``fingerprints.yaml``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    service: str = Field(min_length=1)
-    pattern: str = Field(min_length=1)
-    flags: str = ""
-    ports: tuple[int, ...] = ()
-    product: str | None = None
-    version: str | None = None
-    info: str | None = None
-    cpe: tuple[str, ...] = ()
-    os: str | None = None
-
-    @field_validator("flags")
-    @classmethod
-    def _known_flags(cls, value: str) -> str:
-        unknown = set(value) - set(_FLAG_BITS)
-        if unknown:
-            raise ValueError(f"unknown regex flag(s) {''.join(sorted(unknown))!r}")
-        return value
-
-    @field_validator("pattern")
-    @classmethod
-    def _latin1_pattern(cls, value: str) -> str:
-        return _check_latin1("pattern", value)
-
-    @field_validator("ports")
-    @classmethod
-    def _valid_ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        return _check_ports(value)
-
-    @field_validator("cpe")
-    @classmethod
-    def _cpe23(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            if not item.startswith(_CPE_PREFIX) or len(item.split(":")) != _CPE_FIELDS:
-                raise ValueError(f"{item!r} is not a CPE 2.3 formatted string")
-        return value
-
-
-class ProbeSpec(BaseModel):
-    """One probe: what to send, where to try it first, and how to read the answer."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
-    protocol: str = "tcp"
-    payload: str = ""
-    ports: tuple[int, ...] = ()
-    rarity: int = Field(ge=1, le=9)
-    matches: tuple[MatchSpec, ...] = Field(min_length=1)
-
-    @field_validator("protocol")
-    @classmethod
-    def _tcp_only(cls, value: str) -> str:
-        if value != "tcp":
-            raise ValueError("only tcp probes are supported")
-        return value
-
-    @field_validator("payload")
-    @classmethod
-    def _latin1_payload(cls, value: str) -> str:
-        return _check_latin1("payload", value)
-
-    @field_validator("ports")
-    @classmethod
-    def _valid_ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        return _check_ports(value)
-
-
-class _Database(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    probes: tuple[ProbeSpec, ...] = Field(min_length=1)
-
-
-@dataclass(frozen=True)
-class _Rule:
-    spec: MatchSpec
-    regex: re.Pattern[bytes]
-
-    def applies_to(self, port: int) -> bool:
-        return not self.spec.ports or port in self.spec.ports
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A validated probe with its payload as bytes and its patterns compiled."""
-
-    name: str
-    payload: bytes
-    ports: frozenset[int]
-    rarity: int
-    rules: tuple[_Rule, ...]
+# --------------------------------------------------------------------------- matching
 
 
 @dataclass(frozen=True)
 class ServiceMatch:
-    """What answers on one port; ``banner`` is a printable excerpt of at most 256 chars."""
+    """What answers on one port; ``banner`` is a printable excerpt of at most 256 chars.
+
+    ``extra`` carries structured details: ``tls`` (protocol version, cipher and
+    ``certificate``: subject/issuer CN, SANs, validity, self-signed flag, key type/size,
+    signature algorithm), ``http`` (status, server, title, ...), ``components`` (web
+    frameworks and admin consoles recognised) and ``database`` (which database matched).
+    """
 
     service: str
     product: str | None
@@ -168,222 +90,189 @@ class ServiceMatch:
     os: str | None
     probe: str
     banner: str
+    tls: bool = False
+    hostname: str | None = None
+    device: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-class FingerprintError(ValueError):
-    """The fingerprint database is malformed (a packaging bug or a bad custom file)."""
+@dataclass(frozen=True)
+class _Hit:
+    rule: Rule
+    match: ServiceMatch
+    data: bytes
+
+    @property
+    def rank(self) -> tuple[bool, bool, bool]:
+        return (self.match.product is not None, self.match.version is not None, not self.soft)
+
+    @property
+    def soft(self) -> bool:
+        return self.rule.spec.soft
+
+    @property
+    def wants_tls(self) -> bool:
+        return self.rule.spec.tls or self.rule.spec.service in _TLS_SERVICES
 
 
-def parse_database(text: str, *, source: str = "fingerprints.yaml") -> tuple[Probe, ...]:
-    """Validate a fingerprint YAML document and compile it; raise FingerprintError if bad."""
-    try:
-        raw: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FingerprintError(t("scan_fp.db_yaml", source=source, detail=exc)) from None
-    try:
-        database = _Database.model_validate(raw)
-    except PydanticError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise FingerprintError(
-            t("scan_fp.db_invalid", source=source, where=where, detail=first["msg"])
-        ) from None
-    probes: list[Probe] = []
-    names: set[str] = set()
-    for index, spec in enumerate(database.probes):
-        if spec.name in names:
-            raise FingerprintError(t("scan_fp.db_duplicate", source=source, name=spec.name))
-        names.add(spec.name)
-        rules: list[_Rule] = []
-        for number, match in enumerate(spec.matches):
-            flags = 0
-            for letter in match.flags:
-                flags |= _FLAG_BITS[letter]
-            try:
-                regex = re.compile(match.pattern.encode("latin-1"), flags)
-            except re.error as exc:
-                where = f"probes.{index}.matches.{number}.pattern"
-                raise FingerprintError(
-                    t("scan_fp.db_invalid", source=source, where=where, detail=exc)
-                ) from None
-            rules.append(_Rule(match, regex))
-        probes.append(
-            Probe(
-                name=spec.name,
-                payload=spec.payload.encode("latin-1"),
-                ports=frozenset(spec.ports),
-                rarity=spec.rarity,
-                rules=tuple(rules),
-            )
-        )
-    if not any(not probe.payload for probe in probes):
-        raise FingerprintError(t("scan_fp.db_no_banner", source=source))
-    return tuple(probes)
-
-
-@cache
-def load_probes() -> tuple[Probe, ...]:
-    """The packaged fingerprint database, validated and compiled once per process."""
-    text = (
-        resources.files("shaobing.scan").joinpath("fingerprints.yaml").read_text(encoding="utf-8")
-    )
-    return parse_database(text)
-
-
-def _printable(data: bytes) -> str:
-    out: list[str] = []
-    size = 0
-    for byte in data:
-        if byte in (0x0A, 0x0D, 0x09):
-            piece = {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}[byte]
-        elif 0x20 <= byte < 0x7F:
-            piece = chr(byte)
-        else:
-            piece = f"\\x{byte:02x}"
-        if size + len(piece) > BANNER_EXCERPT:
-            break
-        out.append(piece)
-        size += len(piece)
-    return "".join(out)
-
-
-def _group_text(found: re.Match[bytes], number: int) -> str:
-    try:
-        value = found.group(number)
-    except IndexError:
-        return ""
-    if value is None:
-        return ""
-    return "".join(ch for ch in value.decode("latin-1") if ch.isprintable()).strip()
-
-
-def _fill(template: str | None, found: re.Match[bytes]) -> str | None:
-    if template is None:
-        return None
-    text = _TEMPLATE_REF.sub(lambda ref: _group_text(found, int(ref.group(1))), template)
-    text = " ".join(text.split())
-    return text or None
-
-
-def _cpe_value(found: re.Match[bytes], number: int) -> str:
-    value = _group_text(found, number)
-    if not value:
-        return "*"
-    # CPE 2.3 formatted string: escape everything that is not alphanumeric or _ . -
-    return "".join(ch if ch.isalnum() or ch in "_.-" else f"\\{ch}" for ch in value.lower())
-
-
-def _fill_cpe(template: str, found: re.Match[bytes]) -> str:
-    return _TEMPLATE_REF.sub(lambda ref: _cpe_value(found, int(ref.group(1))), template)
-
-
-def _match(rules: tuple[_Rule, ...], data: bytes, port: int, probe: str) -> ServiceMatch | None:
+def _find(rules: tuple[Rule, ...], data: bytes, port: int) -> tuple[Rule, re.Match[bytes]] | None:
     for rule in rules:
-        if not rule.applies_to(port):
+        if not rule.applies_to(port) or not rule.candidate(data):
             continue
         found = rule.regex.search(data)
-        if found is None:
-            continue
-        spec = rule.spec
-        return ServiceMatch(
-            service=spec.service,
-            product=_fill(spec.product, found),
-            version=_fill(spec.version, found),
-            info=_fill(spec.info, found),
-            cpe=tuple(_fill_cpe(item, found) for item in spec.cpe),
-            os=_fill(spec.os, found),
-            probe=probe,
-            banner=_printable(data),
-        )
+        if found is not None:
+            return rule, found
     return None
 
 
-def _order(probes: tuple[Probe, ...], port: int, budget: int) -> list[Probe]:
-    banner = [p for p in probes if not p.payload]
-    hinted = sorted((p for p in probes if p.payload and port in p.ports), key=lambda p: p.rarity)
-    rest = sorted((p for p in probes if p.payload and port not in p.ports), key=lambda p: p.rarity)
-    return (banner[:1] + hinted + rest)[:budget]
+def _hit(rule: Rule, found: re.Match[bytes], data: bytes, probe: str, database: str) -> _Hit:
+    spec = rule.spec
+    match = ServiceMatch(
+        service=spec.service,
+        product=fill(spec.product, found),
+        version=fill(spec.version, found),
+        info=fill(spec.info, found),
+        cpe=tuple(dict.fromkeys(fill_cpe(item, found) for item in spec.cpe)),
+        os=fill(spec.os, found),
+        probe=probe,
+        banner=printable(data),
+        hostname=fill(spec.hostname, found),
+        device=fill(spec.device, found),
+        extra={"database": database},
+    )
+    return _Hit(rule, match, data)
 
 
-def _exchange(
-    family: int,
-    address: str,
+def _order(
+    probes: Sequence[Probe],
     port: int,
-    payload: bytes,
+    budget: int,
     *,
-    timeout: float,
-    wait_first: float,
-    max_bytes: int,
-    done: Callable[[bytes], bool],
-) -> bytes | None:
-    """Send ``payload`` on a fresh connection and read the answer; None if connect fails.
+    tls: bool = False,
+    first: str | None = None,
+) -> list[Probe]:
+    """Probes to try on ``port``: hinted ones early, the rest by rarity, ``budget`` at most.
 
-    Reading stops at the deadline, at ``max_bytes``, when the peer closes, after a quiet
-    spell once data has arrived, or as soon as ``done(data)`` says the answer is decisive.
+    The banner probe (empty payload) comes first, except on a port that some other probe
+    is hinted for and the banner probe is not: a silent service would cost the whole
+    banner wait, and a greeting still shows at the start of any probe's answer.
     """
-    deadline = time.monotonic() + timeout
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
+
+    def hinted(probe: Probe) -> bool:
+        return port in probe.ports or (tls and port in probe.tls_ports)
+
+    usable = [p for p in probes if not (tls and p.speaks_tls)]
+    banner = [p for p in usable if not p.payload][:1]
+    chosen = [p for p in usable if p.name == first and p.payload]
+    payload = [p for p in usable if p.payload and p.name != first]
+    hints = sorted((p for p in payload if hinted(p)), key=lambda p: p.rarity)
+    rest = sorted((p for p in payload if not hinted(p)), key=lambda p: p.rarity)
+    if chosen or (hints and not (banner and hinted(banner[0]))):
+        ordered = chosen + hints + banner + rest
+    else:
+        ordered = banner + hints + rest
+    return ordered[:budget]
+
+
+# --------------------------------------------------------------------------- identification
+
+
+class _Session:
+    """One target port: its connections, TLS state and the answers already received."""
+
+    def __init__(self, family: int, address: str, port: int, timeout: float, max_bytes: int):
+        self.family = family
+        self.address = address
+        self.port = port
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.tls = False
+        self.tls_details: dict[str, Any] | None = None
+        self.unreachable = False
+        self._tls_tried = False
+        self._answers: dict[tuple[bool, bytes], bytes] = {}
+
+    def start_tls(self) -> bool:
+        """Switch to TLS if a handshake succeeds (tried once); record the session details."""
+        if self.tls or self._tls_tried:
+            return self.tls
+        self._tls_tried = True
+        deadline = time.monotonic() + self.timeout
+        sock = connect(self.family, self.address, self.port, deadline, tls=True)
+        if sock is None:
+            return False
         try:
-            sock.connect((address, port))
-        except OSError:
+            if isinstance(sock, ssl.SSLSocket):
+                self.tls_details = session_details(sock)
+        finally:
+            sock.close()
+        self.tls = True
+        return True
+
+    def exchange(self, payload: bytes, done: Callable[[bytes], bool]) -> bytes | None:
+        """The answer to ``payload`` (cached per payload and TLS state); None: no connection."""
+        key = (self.tls, payload)
+        if key in self._answers:
+            return self._answers[key]
+        deadline = time.monotonic() + self.timeout
+        sock = connect(self.family, self.address, self.port, deadline, tls=self.tls)
+        if sock is None:
             return None
-        sock.setblocking(False)
-        data = bytearray()
-        if payload:
-            try:
-                _send_all(sock, payload, deadline)
-            except OSError:
-                return bytes(data)
-        first_deadline = min(deadline, time.monotonic() + wait_first)
-        while len(data) < max_bytes:
-            now = time.monotonic()
-            limit = deadline if data else first_deadline
-            if data:
-                limit = min(limit, now + _QUIET_AFTER_DATA)
-            remaining = limit - now
-            if remaining <= 0:
-                break
-            if not _wait(sock, select.POLLIN, remaining):
-                break
-            try:
-                chunk = sock.recv(min(_RECV_CHUNK, max_bytes - len(data)))
-            except BlockingIOError:
-                continue
-            except OSError:
-                break
-            if not chunk:
-                break
-            data.extend(chunk)
-            if done(bytes(data)):
-                break
-        return bytes(data)
-    finally:
-        sock.close()
-
-
-def _wait(sock: socket.socket, event: int, seconds: float) -> bool:
-    """Wait for ``event`` (or an error/hang-up) on ``sock``; poll, not select, so
-    descriptors above FD_SETSIZE (busy scanner processes) work too."""
-    poller = select.poll()
-    poller.register(sock, event | select.POLLERR | select.POLLHUP)
-    return bool(poller.poll(max(1, int(seconds * 1000))))
-
-
-def _send_all(sock: socket.socket, payload: bytes, deadline: float) -> None:
-    view = memoryview(payload)
-    while view:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        if not _wait(sock, select.POLLOUT, remaining):
-            raise TimeoutError
         try:
-            sent = sock.send(view)
-        except BlockingIOError:
+            wait_first = min(self.timeout, _BANNER_WAIT) if not payload else self.timeout
+            data = talk(
+                sock,
+                payload,
+                deadline=deadline,
+                wait_first=wait_first,
+                max_bytes=self.max_bytes,
+                done=done,
+            )
+        finally:
+            sock.close()
+        self._answers[key] = data
+        return data
+
+
+def _run(db: Database, session: _Session, budget: int, first: str | None = None) -> _Hit | None:
+    port = session.port
+    soft: _Hit | None = None
+    tried = 0
+    for probe in _order(db.tcp_probes, port, len(db.tcp_probes), tls=session.tls, first=first):
+        if tried >= budget:
+            break
+        if soft is not None and soft.match.service not in probe.services:
+            continue  # after a soft match only probes that can confirm that service run
+        tried += 1
+        rules = db.rules_for(probe)
+
+        def decisive(data: bytes, rules: tuple[Rule, ...] = rules) -> bool:
+            # A hard match that yielded a version will not improve with more bytes;
+            # anything vaguer keeps reading until the peer goes quiet.
+            found = _find(rules, data, port)
+            return (
+                found is not None and not found[0].spec.soft and found[0].spec.version is not None
+            )
+
+        data = session.exchange(probe.payload, decisive)
+        if data is None:
+            if session.tls:
+                continue
+            session.unreachable = True  # closed, filtered or refusing further connections
+            return None
+        if not data:
             continue
-        view = view[sent:]
+        found = _find(rules, data, port)
+        if found is None:
+            continue
+        hit = _hit(found[0], found[1], data, probe.name, db.name)
+        if hit.wants_tls and not session.tls and session.start_tls():
+            return _run(db, session, budget, None if probe.speaks_tls else probe.name)
+        if hit.soft:
+            soft = soft or hit
+            continue
+        return hit
+    return soft
 
 
 def identify(
@@ -393,11 +282,16 @@ def identify(
     timeout: float = 3.0,
     max_bytes: int = 16384,
     max_probes: int = DEFAULT_MAX_PROBES,
+    databases: Iterable[Database] | None = None,
 ) -> ServiceMatch | None:
     """Identify the service on ``address``:``port`` (TCP), or None if nothing matched.
 
-    The banner probe runs first, then probes hinted for this port, then the rest by rarity,
-    ``max_probes`` in all, each on a fresh connection bounded by ``timeout`` seconds.
+    The banner probe runs first (unless the port is hinted for another probe), then probes
+    hinted for this port, then the rest by rarity, ``max_probes`` per database (counted
+    afresh once the connection moves inside TLS), each on a fresh connection bounded by
+    ``timeout`` seconds. ``databases`` default to :func:`default_databases`; a later
+    database is consulted only while no earlier one named a product, and answers to
+    identical payloads are reused.
     """
     try:
         if not isinstance(address, str):
@@ -411,34 +305,114 @@ def identify(
         raise ValidationError(
             t("scan_fp.option_invalid", timeout=timeout, max_bytes=max_bytes, probes=max_probes)
         )
+    dbs = default_databases() if databases is None else tuple(databases)
     family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-    probes = load_probes()
-    banner_rules = next(p.rules for p in probes if not p.payload)
-    for probe in _order(probes, port, max_probes):
-        is_banner = not probe.payload
-        rules = probe.rules if is_banner else probe.rules + banner_rules
-
-        def decisive(data: bytes, rules: tuple[_Rule, ...] = rules) -> bool:
-            # A match that yielded a version will not improve with more bytes; anything
-            # vaguer keeps reading until the peer goes quiet.
-            found = _match(rules, data, port, "")
-            return found is not None and found.version is not None
-
-        data = _exchange(
-            family,
-            str(ip),
-            port,
-            probe.payload,
-            timeout=timeout,
-            wait_first=min(timeout, _BANNER_WAIT) if is_banner else timeout,
-            max_bytes=max_bytes,
-            done=decisive,
-        )
-        if data is None:
-            return None  # no connection: closed, filtered or refusing further connections
-        if not data:
+    session = _Session(family, str(ip), port, timeout, max_bytes)
+    if any(port in db.tls_ports for db in dbs):
+        session.start_tls()
+    best: _Hit | None = None
+    for db in dbs:
+        if port in db.exclude:
             continue
-        found = _match(rules, data, port, probe.name)
-        if found is not None:
-            return found
-    return None
+        hit = _run(db, session, max_probes)
+        if session.unreachable:
+            return None
+        if hit is not None and (best is None or hit.rank > best.rank):
+            best = hit
+        if best is not None and best.match.product is not None:
+            break
+    return _finish(best, session, dbs)
+
+
+def _finish(best: _Hit | None, session: _Session, dbs: Sequence[Database]) -> ServiceMatch | None:
+    if best is None:
+        if not session.tls:
+            return None
+        return ServiceMatch(
+            service="tls",
+            product=None,
+            version=None,
+            info=None,
+            cpe=(),
+            os=None,
+            probe="tls-handshake",
+            banner="",
+            tls=True,
+            extra={"tls": session.tls_details or {}},
+        )
+    match = best.match
+    extra = dict(match.extra)
+    cpe = list(match.cpe)
+    if session.tls:
+        extra["tls"] = session.tls_details or {}
+    if best.data.startswith(b"HTTP/"):
+        extra["http"] = http_details(best.data)
+        components = [c for db in dbs for c in db.components]
+        found = web_components(best.data, components)
+        if found:
+            extra["components"] = found
+            cpe.extend(item for entry in found for item in entry["cpe"] if item not in cpe)
+    return dataclasses.replace(match, tls=session.tls, cpe=tuple(cpe), extra=extra)
+
+
+# --------------------------------------------------------------------------- HTTP details
+
+
+def _clip(text: str) -> str:
+    text = " ".join(html.unescape(text).split())
+    return "".join(ch for ch in text if ch.isprintable())[:_HTTP_TEXT_LIMIT]
+
+
+def http_details(data: bytes) -> dict[str, Any]:
+    """Status, selected headers and the page title of an HTTP answer."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status_line = lines[0].split(b" ", 2)
+    details: dict[str, Any] = {}
+    if len(status_line) >= 2 and status_line[1].isdigit():
+        details["status"] = int(status_line[1])
+    wanted = {
+        b"server": "server",
+        b"x-powered-by": "powered_by",
+        b"location": "location",
+        b"www-authenticate": "authenticate",
+    }
+    cookies: list[str] = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        key = name.strip().lower()
+        if key in wanted:
+            details.setdefault(wanted[key], _clip(decode_text(value.strip())))
+        elif key == b"set-cookie":
+            cookie = value.strip().split(b"=", 1)[0]
+            cookies.append(_clip(decode_text(cookie)))
+    if cookies:
+        details["cookies"] = cookies
+    title = _TITLE.search(body)
+    if title is not None:
+        # Short GBK titles are often valid UTF-8 too: the declared charset decides.
+        declared = _CHARSET.search(head) or _CHARSET.search(body[: title.start()])
+        charset = declared.group(1).decode("ascii").lower() if declared else None
+        details["title"] = _clip(decode_text(title.group(1), charset))
+    return details
+
+
+def web_components(data: bytes, components: Iterable[Component]) -> list[dict[str, Any]]:
+    """Every web component recognised in an HTTP answer, each once, in database order."""
+    found: dict[str, dict[str, Any]] = {}
+    for component in components:
+        spec = component.spec
+        if spec.name in found:
+            continue
+        hit = component.regex.search(data)
+        if hit is None:
+            continue
+        found[spec.name] = {
+            "name": spec.name,
+            "kind": spec.kind,
+            "version": fill(spec.version, hit),
+            "cpe": [fill_cpe(item, hit) for item in spec.cpe],
+        }
+    return list(found.values())
