@@ -59,6 +59,7 @@ class ServiceRecord:
     tls: bool = False
     os: str | None = None
     flags: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

@@ -391,7 +391,7 @@ class DatabaseSink:
             HostInput(
                 address=address,
                 hostnames=list(state.hostnames.get(address, [])),
-                os=next((r.os for r in items if r.os), None),
+                os=adapters.guess_host_os(items) or next((r.os for r in items if r.os), None),
                 services=[_service_input(r) for r in sorted(items, key=lambda r: r.port)],
             )
             for address, items in by_address.items()
@@ -526,7 +526,7 @@ def execute_scan(
         progress=progress,
     )
     if engine_kind == "nmap":
-        scanner.port_phase = adapters.nmap_phase(options)
+        scanner.port_phase = adapters.nmap_phase(options.timeout, scanner.stop)
     if on_engine is not None:
         on_engine(scanner)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -280,3 +281,42 @@ def test_retest_runs_the_check_again(
     [gone] = cli.json("retest", str(finding["id"]))  # type: ignore[misc]
     assert gone["detected"] is False
     assert gone["status"] == "verified"
+
+
+def test_udp_snmp_default_community_is_a_finding(cli: CliRunner, home: Path) -> None:
+    from tests.services.postgres import ServiceUnavailable
+    from tests.services.snmpd import start_snmpd
+
+    try:
+        server = start_snmpd(read_only=("public",))
+    except ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        _policy(
+            home,
+            TEST_POLICY.replace("udp_ports: []", f"udp_ports: [{server.port}]").replace(
+                '["test-engine.*"]', '["udp.*"]'
+            ),
+        )
+        data = _scan(cli, "127.0.0.1", "--ports", "1")
+    finally:
+        server.stop()
+    [host] = data["hosts"]
+    [udp] = [p for p in host["ports"] if p["protocol"] == "udp"]
+    assert (udp["port"], udp["service"]) == (server.port, "snmp")
+    found = {(f["check_id"], f["protocol"], f["port"]) for f in data["findings"]}
+    assert ("udp.exposure", "udp", server.port) in found
+    [finding] = [f for f in data["findings"] if f["check_id"] == "udp.exposure"]
+    assert "public" in finding["title"]
+
+
+@pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap is not installed (optional engine)")
+def test_nmap_engine_does_ports_and_identification(
+    cli: CliRunner, home: Path, listen: Callable[..., Listener]
+) -> None:
+    ssh = listen("127.0.0.1", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+    data = _scan(cli, "127.0.0.1", "--ports", f"{ssh.port},1", "--engine", "nmap")
+    [host] = data["hosts"]
+    [port] = host["ports"]
+    assert (port["port"], port["service"], port["product"]) == (ssh.port, "ssh", "OpenSSH")
+    assert port["version"].startswith("9.2p1")
