@@ -291,3 +291,19 @@ def test_multiple_addresses_keep_address_order(listeners: list[socket.socket]) -
         ("127.0.0.1", "open"),
         ("127.0.0.2", "closed"),
     ]
+
+
+def test_peer_that_accepts_then_resets_is_open() -> None:
+    import struct
+
+    from tests.services.fake import FakeServer
+
+    def reset(conn: socket.socket, stop: threading.Event) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    server = FakeServer(reset)
+    try:
+        results = tcp_connect_scan(["127.0.0.1"], [server.port], timeout=1.0)
+    finally:
+        server.close()
+    assert [(r.port, r.state) for r in results] == [(server.port, "open")]

@@ -33,6 +33,7 @@ PortState = Literal["open", "closed", "filtered"]
 _LINGER_RST = struct.pack("ii", 1, 0)
 # File descriptors kept free for the rest of the process (logging, database, pipes).
 _FD_RESERVE = 64
+_RESET_AFTER_HANDSHAKE = frozenset({errno.ECONNRESET, errno.EPIPE})
 _CONNECT_PENDING = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, errno.EINTR}
 _SOCK_FLAGS = getattr(socket, "SOCK_NONBLOCK", 0) | getattr(socket, "SOCK_CLOEXEC", 0)
 
@@ -320,6 +321,11 @@ def tcp_connect_scan(
                         report(probe.target, probe.port, "closed", (now - probe.started) * 1000.0)
                 elif err == 0:
                     decide_connected(probe, now)
+                elif err in _RESET_AFTER_HANDSHAKE:
+                    # The handshake completed and the peer then reset (tcpwrapped services,
+                    # servers that drop unwanted clients): something listens, so it is open.
+                    sock.close()
+                    report(probe.target, probe.port, "open", (now - probe.started) * 1000.0)
                 else:
                     finish(probe, "filtered", None)
             while by_deadline and by_deadline[0].deadline <= now:
