@@ -63,7 +63,7 @@ def retest_network_finding(finding: Finding) -> RetestResult:
     for found in check_cls().run(target, context):
         if found.check_id == finding.check_id and (identity is None or found.identity == identity):
             evidence = found.evidence or found.title
-            if found.secret:
+            if found.secret and found.secret != found.identity:
                 evidence = evidence.replace(found.secret, MASKED)
             return RetestResult(detected=True, evidence=t("scan.retest_still", evidence=evidence))
     return RetestResult(detected=False, evidence=t("scan.retest_gone", target=target.key))

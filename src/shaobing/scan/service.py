@@ -309,7 +309,9 @@ def observation_input(item: Observation, service: ServiceRecord | None) -> Findi
     evidence = item.evidence
     if item.secret:
         extra["secret"] = encrypt_secret(item.secret)
-        if evidence:
+        # A password equal to the account name (tomcat/tomcat) is shown anyway as the
+        # account; masking it would hide which account is affected.
+        if evidence and item.secret != item.identity:
             evidence = evidence.replace(item.secret, MASKED)
     if item.identity:
         extra["identity"] = item.identity

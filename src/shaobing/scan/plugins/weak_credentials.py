@@ -565,3 +565,49 @@ class SnmpCommunities(WeakCredentialCheck):
             secret=credential.password,
             extra=self._extra(report, credential),
         )
+
+
+@register_check
+class MysqlWeakCredentials(WeakCredentialCheck):
+    """MySQL/MariaDB logins (own client protocol; empty passwords included)."""
+
+    id = "weak-credential.mysql"
+    protocol = "mysql"
+    services = frozenset({"mysql", "mariadb"})
+    default_ports = frozenset({3306})
+    finding_key = "mysql.weak"
+
+
+@register_check
+class PostgresWeakCredentials(WeakCredentialCheck):
+    """PostgreSQL logins (md5 / SCRAM-SHA-256); trust authentication is its own finding."""
+
+    id = "weak-credential.postgresql"
+    protocol = "postgresql"
+    services = frozenset({"postgresql"})
+    default_ports = frozenset({5432})
+    finding_key = "postgresql.weak"
+    no_auth_key = "postgresql.no_auth"
+
+
+@register_check
+class RedisWeakCredentials(WeakCredentialCheck):
+    """Redis ``AUTH`` passwords; a Redis without any password is reported by
+    ``unauth.redis``, so no-auth here yields nothing."""
+
+    id = "weak-credential.redis"
+    protocol = "redis"
+    services = frozenset({"redis"})
+    default_ports = frozenset({6379})
+    finding_key = "redis.weak"
+
+
+@register_check
+class MongoWeakCredentials(WeakCredentialCheck):
+    """MongoDB SCRAM logins; open (no-auth) servers are reported by ``unauth.mongodb``."""
+
+    id = "weak-credential.mongodb"
+    protocol = "mongodb"
+    services = frozenset({"mongodb"})
+    default_ports = frozenset({27017})
+    finding_key = "mongodb.weak"
