@@ -42,7 +42,19 @@ echo
 echo "== 网络扫描：本机演示靶标（Redis、Memcached、nginx、vsftpd，仅监听 127.0.0.1）=="
 bash scripts/demo-targets.sh start "$out/targets" >/dev/null
 trap 'bash scripts/demo-targets.sh stop "$out/targets"' EXIT
-sb scan 127.0.0.1 --engagement "$engagement" --policy quick \
+# A demo policy: the standard checks with a shortened dictionary, so the demo takes seconds.
+mkdir -p "$SHAOBING_HOME/policies"
+cat >"$SHAOBING_HOME/policies/demo.yaml" <<'POLICY'
+demo:
+  title: "演示：标准检查（缩减字典）"
+  description: "与 default 相同的检查项，弱口令只试每个协议最常见的 40 组口令且不节流，仅用于本机演示靶标。"
+  safety: [passive, active]
+  udp_ports: []
+  checks: ["*"]
+  options:
+    "weak-credential.*": {max_pairs: 40, max_attempts_per_account: null}
+POLICY
+sb scan 127.0.0.1 --engagement "$engagement" --policy demo \
   --ports 16379,16380,21211,18080,2121 --zone internet --json "$out/扫描结果.json"
 sb findings export "$out/漏洞清单.xlsx" --engagement "$engagement"
 sb workorder list --engagement "$engagement"

@@ -214,3 +214,34 @@ def test_broken_peers_give_errors_not_hangs(
     assert time.monotonic() - started < 5
     assert report.found == [] and report.failures == 0 and report.errors > 0
     assert report.stop_reason in (StopReason.ERRORS, StopReason.UNREACHABLE)
+
+
+def test_default_candidates_find_a_protected_admin_area(serve: Callable[[Handler], int]) -> None:
+    """With no paths configured, common admin paths are probed and a 401 realm is guessed."""
+    token = base64.b64encode(b"admin:" + WEAK.encode()).decode()
+
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        conn.settimeout(2.0)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        path = data.split(b" ", 2)[1]
+        if path != b"/backend/":
+            conn.sendall(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        elif token.encode() in data:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        else:
+            conn.sendall(
+                b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="ops"\r\n'
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+
+    port = serve(handle)
+    pairs: list[tuple[str | None, str]] = [("admin", p) for p in [*WRONG, WEAK]]
+    report = _run(HttpBasicAuthenticator(), port, pairs, parallelism=2)
+    assert [(f.username, f.password) for f in report.found] == [("admin", WEAK)]

@@ -301,6 +301,26 @@ class HttpBasicAuthenticator(BasicAuthenticator):
 
     protocol = "http"
     default_ports = frozenset({80, 443, 8000, 8080, 8443, 8888})
+    # Where Basic-protected areas usually live (web roots, admin areas, device and
+    # middleware consoles, status pages); the first one that answers 401 Basic is guessed.
+    # Tomcat's /manager/ is left to weak-credential.tomcat (one finding, not two).
+    paths = (
+        "/",
+        "/admin/",
+        "/admin",
+        "/manage/",
+        "/console/",
+        "/private/",
+        "/backend/",
+        "/system/",
+        "/monitor/",
+        "/status",
+        "/server-status",
+        "/nginx_status",
+        "/phpmyadmin/",
+        "/solr/",
+        "/api/",
+    )
 
 
 @register_authenticator
