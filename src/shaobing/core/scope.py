@@ -822,6 +822,11 @@ class Scope:
         object.__setattr__(self, "_include_index", _RoleIndex(self.includes, exclude=False))
         object.__setattr__(self, "_exclude_index", _RoleIndex(self.excludes, exclude=True))
 
+    def time_refusal(self, now: datetime | None = None) -> ScopeDecision | None:
+        """The refusal that applies to every target at ``now`` (outside the service period
+        or every time window), or None while work is allowed."""
+        return _check_time(self, "*", now)
+
     def port_sensitive(self, address: str) -> bool:
         """Whether the decision for IP ``address`` can depend on the port.
 
@@ -1025,7 +1030,9 @@ def _decision(
     )
 
 
-def _check_time(scope: Scope, target: _Target, now: datetime | None) -> ScopeDecision | None:
+def _check_time(
+    scope: Scope, target: _Target | str, now: datetime | None
+) -> ScopeDecision | None:
     zone = _zone(scope.timezone)
     if now is None:
         local = datetime.now(zone)

@@ -80,6 +80,10 @@ class ScopeGate:
             self._audit(address, port, decision)
         return decision
 
+    def time_refusal(self) -> ScopeDecision | None:
+        """The refusal when the engagement's period or time windows exclude the present."""
+        return self.scope.time_refusal(self._clock() if self._clock else None)
+
     def port_sensitive(self, address: str) -> bool:
         """Whether decisions for ``address`` depend on the port."""
         return address in self._names or self.scope.port_sensitive(address)

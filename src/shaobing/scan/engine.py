@@ -200,6 +200,7 @@ class ScanEngine:
         self.progress = progress or _NoProgress()
         self.stop = threading.Event()
         self.outcome: Control = "run"
+        self.stop_message: str | None = None
         self._last_poll = 0.0
         self._last_save = time.monotonic()
         self._limiter = RateLimiter(options.rate)
@@ -225,6 +226,13 @@ class ScanEngine:
         now = time.monotonic()
         if now - self._last_poll >= _CONTROL_POLL:
             self._last_poll = now
+            refusal = self.gate.time_refusal()
+            if refusal is not None:
+                # The authorised time window (or the service period) closed: pause so the
+                # rest runs in the next window instead of being refused piece by piece.
+                self.stop_message = refusal.message
+                self.request("pause")
+                return True
             wanted = self.sink.control()
             if wanted != "run":
                 self.request(wanted)
@@ -244,7 +252,11 @@ class ScanEngine:
             "identify": self._identify,
             "checks": self._run_checks,
         }
+        self._last_poll = 0.0
         while state.phase != "done":
+            if self._poll():
+                self.sink.checkpoint(state)
+                return self.outcome
             steps[state.phase](state)
             self._flush(state)
             if self.stop.is_set():

@@ -456,6 +456,7 @@ class ScanOutcome:
     scan_id: int
     status: str
     stats: dict[str, Any]
+    message: str | None = None
 
 
 def _engine_options(run: ScanRun) -> EngineOptions:
@@ -541,14 +542,19 @@ def execute_scan(
     sink.flush_hosts(state)
     sink.checkpoint(state)
     if result == "pause":
-        _set_status(engine, scan_id, ScanStatus.PAUSED, t("scan.paused_message", id=scan_id))
+        message = t("scan.paused_message", id=scan_id)
+        if scanner.stop_message:
+            message = t("scan.paused_window", reason=scanner.stop_message, id=scan_id)
+        _set_status(engine, scan_id, ScanStatus.PAUSED, message)
     elif result == "cancel":
         _set_status(engine, scan_id, ScanStatus.CANCELLED, t("scan.cancelled_message"))
     else:
         _finish(engine, scan_id, state, sink, scanner, actor=actor)
     with session_scope(engine, readonly=True) as session:
         run = _get_run(session, scan_id)
-        return ScanOutcome(scan_id=scan_id, status=run.status, stats=dict(run.stats))
+        return ScanOutcome(
+            scan_id=scan_id, status=run.status, stats=dict(run.stats), message=run.message
+        )
 
 
 def _set_status(engine: Engine, scan_id: int, status: ScanStatus, message: str) -> None:

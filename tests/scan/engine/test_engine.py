@@ -281,3 +281,72 @@ def test_state_round_trips_through_json() -> None:
     state.add_service(ServiceRecord(address="127.0.0.1", port=22, service="ssh", cpe=["x"]))
     again = ScanState.from_json(state.to_json() | {"unknown_future_key": 1})
     assert again == state
+
+
+def test_closing_time_window_pauses_without_marking_jobs_done(
+    listen: Callable[..., Listener], test_checks: Callable[..., None]
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    servers = [listen("127.0.0.1", b"x") for _ in range(6)]
+    zone = ZoneInfo("Asia/Shanghai")
+    moments = {"now": datetime(2026, 11, 23, 21, 59, 0, tzinfo=zone)}  # a Monday, 21:59
+    gate = ScopeGate(
+        Scope.from_strings(includes=["127.0.0.1"], windows=["mon-fri 20:00-22:00"]),
+        client_id=1,
+        engagement_id=1,
+        audit_engine=None,
+        actor="test",
+        clock=lambda: moments["now"],
+    )
+    policy = Policy(
+        title="t",
+        safety=("active",),
+        checks=("test-engine.slow",),
+        options={"test-engine.slow": {"seconds": 0.4}},
+    )
+    sink = MemorySink()
+    engine = _engine(
+        [s.port for s in servers],
+        [SlowCheck()],
+        gate,
+        sink,
+        policy=policy,
+        per_host=1,
+        concurrency=1,
+    )
+    state = ScanState(addresses=["127.0.0.1"])
+
+    def close_window() -> None:
+        moments["now"] = datetime(2026, 11, 23, 22, 0, 30, tzinfo=zone)
+
+    threading.Timer(0.6, close_window).start()
+    assert engine.run(state) == "pause"
+    assert engine.stop_message is not None and "时间窗口" in engine.stop_message
+    assert state.phase == "checks"
+    assert len(state.jobs_done) < 6
+    # Every job marked done really ran to its end before the window closed.
+    assert sum(SlowCheck.calls.values()) >= len(state.jobs_done)
+
+
+def test_scan_started_outside_the_window_does_not_connect(listen: Callable[..., Listener]) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    server = listen("127.0.0.1", b"x")
+    sunday = datetime(2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    gate = ScopeGate(
+        Scope.from_strings(includes=["127.0.0.1"], windows=["mon-fri 20:00-22:00"]),
+        client_id=1,
+        engagement_id=1,
+        audit_engine=None,
+        actor="test",
+        clock=lambda: sunday,
+    )
+    engine = _engine([server.port], [BannerCheck()], gate, MemorySink())
+    state = ScanState(addresses=["127.0.0.1"])
+    assert engine.run(state) == "pause"
+    assert state.phase == "discovery"
+    time.sleep(0.1)
+    assert server.accepted == 0
