@@ -44,9 +44,15 @@ while True:
         print(",".join(sorted(seen)), flush=True)
         break
     for s in ready:
-        conn, _ = s.accept()
+        try:
+            conn, _ = s.accept()
+        except OSError:
+            continue
         seen.add(s.getsockname()[0])
-        conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\\r\\n")
+        try:
+            conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\\r\\n")
+        except OSError:
+            pass  # the sweep resets its connections at once
         conn.close()
 """
 
