@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -320,3 +323,44 @@ def test_nmap_engine_does_ports_and_identification(
     [port] = host["ports"]
     assert (port["port"], port["service"], port["product"]) == (ssh.port, "ssh", "OpenSSH")
     assert port["version"].startswith("9.2p1")
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 on this machine")
+def test_ipv6_target_is_scanned_and_identified(
+    cli: CliRunner, home: Path, test_checks: Callable[..., None]
+) -> None:
+    test_checks(BannerCheck)
+    server = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        server.bind(("::1", 0))
+    except OSError as exc:
+        server.close()
+        pytest.skip(f"::1 not usable here: {exc}")
+    server.listen(16)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
+                conn.sendall(b"VULN SSH-2.0-OpenSSH_9.2p1\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        data = _scan(cli, "::1", "--ports", str(port))
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+    [host] = data["hosts"]
+    assert host["address"] == "::1"
+    assert [p["port"] for p in host["ports"]] == [port]
+    assert [(f["check_id"], f["host"]) for f in data["findings"]] == [("test-engine.banner", "::1")]
