@@ -250,7 +250,7 @@ def _host_network(address: IPAddress) -> IPNetwork:
     return ipaddress.IPv6Network((int(address), 128))
 
 
-def _normalise_hostname(text: str) -> str | None:
+def normalise_hostname(text: str) -> str | None:
     """Lower-case, punycode, strip the trailing dot; ``None`` when not a valid DNS name."""
     if not text or any(ch.isspace() or not ch.isprintable() for ch in text):
         return None
@@ -271,7 +271,8 @@ def _normalise_hostname(text: str) -> str | None:
     return name
 
 
-def _looks_numeric(text: str) -> bool:
+def looks_numeric(text: str) -> bool:
+    """Digits and dots only: a (possibly mistyped) IPv4 address, never a host name."""
     return bool(text) and all(ch.isdigit() or ch == "." for ch in text)
 
 
@@ -376,9 +377,9 @@ def _parse_entry_syntax(raw: str) -> ScopeEntry:
         if _canonical(address).is_unspecified:
             raise _entry_error(raw, "unspecified", address=str(address))
         return ScopeEntry(raw=raw, kind="ip", networks=(_host_network(_canonical(address)),))
-    if _looks_numeric(text):
+    if looks_numeric(text):
         raise _entry_error(raw, "ip_invalid")
-    name = _normalise_hostname(text)
+    name = normalise_hostname(text)
     if name is None:
         raise _entry_error(raw, "unrecognised" if ":" in text else "hostname_invalid")
     return ScopeEntry(raw=raw, kind="host", hostname=name)
@@ -390,7 +391,7 @@ def _parse_wildcard_entry(raw: str, text: str) -> ScopeEntry:
     base_text = text[2:] if text.startswith("*.") else ""
     if not base_text or "*" in base_text:
         raise _entry_error(raw, "wildcard_invalid")
-    base = _normalise_hostname(base_text)
+    base = normalise_hostname(base_text)
     if base is None:
         raise _entry_error(raw, "hostname_invalid")
     return ScopeEntry(raw=raw, kind="wildcard", hostname=base)
@@ -468,9 +469,9 @@ def _parse_url_entry(raw: str, text: str) -> ScopeEntry:
             scheme=scheme,
             path=path,
         )
-    if _looks_numeric(host):
+    if looks_numeric(host):
         raise _entry_error(raw, "ip_invalid")
-    name = _normalise_hostname(host)
+    name = normalise_hostname(host)
     if name is None:
         raise _entry_error(raw, "hostname_invalid")
     return ScopeEntry(raw=raw, kind="url", hostname=name, port=port, scheme=scheme, path=path)
@@ -965,7 +966,7 @@ def _parse_target(text: str, port: int | None) -> _Target:
     address = _parse_ip(host_text)
     name: str | None = None
     if address is None:
-        name = None if _looks_numeric(host_text) else _normalise_hostname(host_text)
+        name = None if looks_numeric(host_text) else normalise_hostname(host_text)
         if name is None:
             raise _InvalidTargetError(t("scope.target.host"))
     elif _canonical(address).is_unspecified:

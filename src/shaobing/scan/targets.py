@@ -21,7 +21,6 @@ The total is capped (``max_addresses``, default 2^20) so a typo like ``10.0.0.0/
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,7 +29,7 @@ from typing import Final, NamedTuple, TypeAlias
 
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
-from shaobing.core.scope import default_resolver
+from shaobing.core.scope import default_resolver, looks_numeric, normalise_hostname
 
 __all__ = [
     "DEFAULT_MAX_ADDRESSES",
@@ -49,7 +48,6 @@ HARD_MAX_ADDRESSES: Final = 2**24
 
 _MAPPED_FIRST: Final = int(ipaddress.IPv6Address("::ffff:0:0"))
 _MAPPED_LAST: Final = _MAPPED_FIRST + 2**32 - 1
-_LABEL_RE: Final = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _SPEC_LIMIT: Final = 1024
 _SHOW_LIMIT: Final = 120
 
@@ -234,31 +232,6 @@ def _split_mapped(version: int, first: int, last: int) -> list[tuple[int, int, i
     return parts
 
 
-def _normalise_name(text: str) -> str | None:
-    """Lower-case punycode host name without the trailing dot; None if not a DNS name."""
-    if any(ch.isspace() or not ch.isprintable() for ch in text):
-        return None
-    try:
-        name = text.lower().encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return None
-    name = name.removesuffix(".")
-    if not name or len(name) > 253:
-        return None
-    labels = name.split(".")
-    if not all(_LABEL_RE.match(label) for label in labels):
-        return None
-    # A numeric last label is a mistyped address (10.0.0.256); getaddrinfo would even read
-    # "10.1" or "2130706433" as an IPv4 address, which must never happen silently.
-    if labels[-1].isdigit():
-        return None
-    return name
-
-
-def _looks_numeric(text: str) -> bool:
-    return bool(text) and all(ch.isdigit() or ch == "." for ch in text)
-
-
 def _parse_range(role: _Role, raw: str, left: _IP, right_text: str) -> list[tuple[int, int, int]]:
     right: _IP | None
     if right_text.isascii() and right_text.isdecimal() and left.version == 4:
@@ -346,9 +319,9 @@ def _parse_spec(role: _Role, raw: object, resolver: Resolver) -> list[tuple[int,
         return [(version, value, value)]
     if "%" in text and ":" in text:
         raise role.error("zone_id", raw)
-    if _looks_numeric(text):
+    if looks_numeric(text):
         raise role.error("ip_invalid", raw)
-    name = _normalise_name(text)
+    name = normalise_hostname(text)
     if name is None:
         raise role.error("spec_invalid", raw)
     return _resolve(role, raw, name, resolver)
