@@ -15,7 +15,6 @@ Finding texts, severities, CVSS vectors and CWE ids are data
 from __future__ import annotations
 
 import json
-import re
 import string
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -24,13 +23,13 @@ from typing import Any, ClassVar
 
 import yaml
 from cvss import CVSS3
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticError
 
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
 from shaobing.core.scope import ScopeRefused
-from shaobing.findings.severity import Severity, severity_from_score
+from shaobing.findings.severity import severity_from_score
 from shaobing.scan.checks import (
     Check,
     CheckContext,
@@ -42,6 +41,8 @@ from shaobing.scan.checks import (
 from shaobing.scan.credentials import redis as resp
 from shaobing.scan.credentials._stream import ProtocolError, Stream
 from shaobing.scan.credentials.mongodb import MongoClient, is_ok
+from shaobing.scan.finding_text import FindingText, text_observation
+from shaobing.scan.finding_text import short as _short_text
 from shaobing.scan.plugins._unauth_net import (
     HttpResponse,
     http_get,
@@ -52,9 +53,6 @@ from shaobing.scan.plugins._unauth_net import (
 )
 
 DATA_FILE = "unauthorised_access.yaml"
-_VECTOR = re.compile(
-    r"^CVSS:3\.1/AV:[NALP]/AC:[LH]/PR:[NLH]/UI:[NR]/S:[UC]/C:[NLH]/I:[NLH]/A:[NLH]$"
-)
 # Evidence lists at most this many names, each cut to this many characters.
 _NAMES_SHOWN = 5
 _NAME_CHARS = 40
@@ -64,28 +62,6 @@ _STATS_LINES = 200
 _HTTP_NAMES = frozenset({"http", "https", "http-alt", "http-proxy", "https-alt", "tls", "ssl"})
 # Errors that mean "could not read it" — the service is then simply not reported.
 _UNREACHABLE = (OSError, ProtocolError, ValueError)
-
-
-class FindingText(BaseModel):
-    """One kind of finding in the data file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    title: str = Field(min_length=1)
-    severity: Severity
-    cvss: str
-    cwe: tuple[int, ...] = ()
-    description: str = Field(min_length=1)
-    remediation: str = Field(min_length=1)
-    evidence: dict[str, str] = Field(min_length=1)
-    references: tuple[str, ...] = ()
-
-    @field_validator("cvss")
-    @classmethod
-    def _base_vector(cls, value: str) -> str:
-        if not _VECTOR.match(value):
-            raise ValueError(f"not a CVSS v3.1 base vector: {value}")
-        return value
 
 
 class _DataFile(BaseModel):
@@ -138,8 +114,7 @@ def load_findings() -> dict[str, FindingText]:
 
 def short(value: object, limit: int = _VALUE_CHARS) -> str:
     """One line, control characters removed, cut to ``limit`` characters."""
-    text = "".join(ch if ch.isprintable() else " " for ch in str(value)).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return _short_text(value, limit)
 
 
 def name_list(names: list[str]) -> str:
@@ -162,26 +137,14 @@ def observe(
     extra: dict[str, Any] | None = None,
 ) -> Observation:
     """An observation from the data file's entry ``key`` with the given evidence parts."""
-    text = load_findings()[key]
-    evidence = "；".join(
-        text.evidence[part].format_map({k: short(v) for k, v in values.items()})
-        for part, values in parts
-    )
-    return Observation(
-        check_id=check_id,
-        title=text.title,
-        severity=text.severity,
-        address=target.address,
-        port=target.port,
-        protocol=target.protocol,
-        description=text.description,
-        remediation=text.remediation,
-        evidence=evidence,
-        cvss_v3_vector=text.cvss,
-        cwe_ids=list(text.cwe),
-        references=list(text.references),
+    return text_observation(
+        check_id,
+        load_findings()[key],
+        target,
+        parts,
         identity=identity,
-        extra=extra or {},
+        extra=extra,
+        limit=_VALUE_CHARS,
     )
 
 

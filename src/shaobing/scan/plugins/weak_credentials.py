@@ -43,7 +43,7 @@ from pydantic import ValidationError as PydanticError
 
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
-from shaobing.findings.severity import Severity, severity_from_score
+from shaobing.findings.severity import severity_from_score
 from shaobing.scan.checks import (
     Check,
     CheckContext,
@@ -70,6 +70,8 @@ from shaobing.scan.credentials.runner import (
     FoundCredential,
     run_credentials,
 )
+from shaobing.scan.finding_text import FindingText as SharedFindingText
+from shaobing.scan.finding_text import short, text_observation
 
 DATA_FILE = "checks.yaml"
 _HTTP_SERVICES = frozenset({"http", "https", "http-alt", "http-proxy", "https-alt"})
@@ -80,19 +82,8 @@ _ANONYMOUS_USERS = ("anonymous", "ftp")
 # --------------------------------------------------------------------------- data
 
 
-class FindingText(BaseModel):
-    """One kind of finding in ``checks.yaml``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    title: str = Field(min_length=1)
-    severity: Severity
-    cvss: str = Field(pattern=r"^CVSS:3\.1/")
-    cwe: tuple[int, ...] = ()
-    description: str = Field(min_length=1)
-    remediation: str = Field(min_length=1)
-    evidence: dict[str, str] = Field(min_length=1)
-    references: tuple[str, ...] = ()
+class FindingText(SharedFindingText):
+    """One kind of finding in ``checks.yaml`` (evidence may use only the runner's fields)."""
 
     @field_validator("evidence")
     @classmethod
@@ -152,8 +143,7 @@ def _text(key: str) -> FindingText:
 
 
 def _short(value: object) -> str:
-    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(value)).split())
-    return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
+    return short(value, _DETAIL_CHARS)
 
 
 def observation(
@@ -168,24 +158,15 @@ def observation(
     extra: dict[str, Any] | None = None,
 ) -> Observation:
     """An observation from the data file's ``key``, evidence template ``part``."""
-    text = _text(key)
-    evidence = text.evidence[part].format_map({k: _short(v) for k, v in values.items()})
-    return Observation(
-        check_id=check_id,
-        title=text.title,
-        severity=text.severity,
-        address=target.address,
-        port=target.port,
-        protocol=target.protocol,
-        description=text.description,
-        remediation=text.remediation,
-        evidence=evidence,
-        cvss_v3_vector=text.cvss,
-        cwe_ids=list(text.cwe),
-        references=list(text.references),
+    return text_observation(
+        check_id,
+        _text(key),
+        target,
+        [(part, values)],
         identity=identity,
         secret=secret,
-        extra=extra or {},
+        extra=extra,
+        limit=_DETAIL_CHARS,
     )
 
 
