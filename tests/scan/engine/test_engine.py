@@ -56,6 +56,16 @@ def _gate(*includes: str, excludes: tuple[str, ...] = ()) -> ScopeGate:
     )
 
 
+def _slow_policy(seconds: float) -> Policy:
+    """Only the slow test check, taking ``seconds`` per service."""
+    return Policy(
+        title="t",
+        safety=("active",),
+        checks=("test-engine.slow",),
+        options={"test-engine.slow": {"seconds": seconds}},
+    )
+
+
 def _identifier(address: str, port: int, timeout: float) -> ServiceRecord | None:
     return ServiceRecord(address=address, port=port, service="test-service")
 
@@ -172,12 +182,7 @@ def test_per_host_limit_is_respected(
     listen: Callable[..., Listener], test_checks: Callable[..., None]
 ) -> None:
     servers = [listen("127.0.0.1", b"x") for _ in range(6)]
-    policy = Policy(
-        title="t",
-        safety=("active",),
-        checks=("test-engine.slow",),
-        options={"test-engine.slow": {"seconds": 0.2}},
-    )
+    policy = _slow_policy(0.2)
     engine = _engine(
         [s.port for s in servers],
         [SlowCheck()],
@@ -196,12 +201,7 @@ def test_pause_saves_state_and_resume_finishes_each_job_once(
     listen: Callable[..., Listener], test_checks: Callable[..., None]
 ) -> None:
     servers = [listen("127.0.0.1", b"x") for _ in range(8)]
-    policy = Policy(
-        title="t",
-        safety=("active",),
-        checks=("test-engine.slow",),
-        options={"test-engine.slow": {"seconds": 0.3}},
-    )
+    policy = _slow_policy(0.3)
     sink = MemorySink()
     ports = [s.port for s in servers]
     engine = _engine(ports, [SlowCheck()], _gate("127.0.0.1"), sink, policy=policy, per_host=2)
@@ -232,12 +232,7 @@ def test_cancel_from_the_sink_stops_the_scan(
     listen: Callable[..., Listener], test_checks: Callable[..., None]
 ) -> None:
     servers = [listen("127.0.0.1", b"x") for _ in range(6)]
-    policy = Policy(
-        title="t",
-        safety=("active",),
-        checks=("test-engine.slow",),
-        options={"test-engine.slow": {"seconds": 5}},
-    )
+    policy = _slow_policy(5)
     sink = MemorySink()
     engine = _engine(
         [s.port for s in servers],
@@ -300,12 +295,7 @@ def test_closing_time_window_pauses_without_marking_jobs_done(
         actor="test",
         clock=lambda: moments["now"],
     )
-    policy = Policy(
-        title="t",
-        safety=("active",),
-        checks=("test-engine.slow",),
-        options={"test-engine.slow": {"seconds": 0.4}},
-    )
+    policy = _slow_policy(0.4)
     sink = MemorySink()
     engine = _engine(
         [s.port for s in servers],
