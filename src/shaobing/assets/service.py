@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from shaobing.assets.kinds import AssetType, asset_type_label
 from shaobing.assets.ledger_io import LedgerRow, RowError, ledger_spec
-from shaobing.assets.models import Asset, AssetAddress, AssetChange
+from shaobing.assets.models import Asset, AssetAddress, AssetChange, AssetService
 from shaobing.assets.valuation import ValuationMethod, asset_value
 from shaobing.core.audit import record_event
 from shaobing.core.errors import NotFoundError, ValidationError
@@ -321,6 +321,17 @@ def find_asset(session: Session, client: Client, ref: str) -> Asset:
     if found is None:
         raise NotFoundError(t("assets.unknown_client_asset", client=client.name, asset=ref))
     return found
+
+
+def asset_services(session: Session, client: Client, asset_id: int) -> list[AssetService]:
+    """Ports and services seen on one asset, by protocol and port."""
+    return list(
+        session.scalars(
+            select(AssetService)
+            .where(AssetService.client_id == client.id, AssetService.asset_id == asset_id)
+            .order_by(AssetService.protocol, AssetService.port)
+        )
+    )
 
 
 def asset_history(session: Session, client: Client, asset_id: int) -> list[AssetChange]:

@@ -198,6 +198,21 @@ def show(
             }
             for c in assets.asset_history(session, owner, found.id)
         ]
+        data["services"] = [
+            {
+                "port": svc.port,
+                "protocol": svc.protocol,
+                "state": svc.state,
+                "service": svc.service,
+                "product": svc.product,
+                "version": svc.version,
+                "cpe": list(svc.cpe or []),
+                "source": svc.source,
+                "first_seen": svc.first_seen.isoformat(),
+                "last_seen": svc.last_seen.isoformat(),
+            }
+            for svc in assets.asset_services(session, owner, found.id)
+        ]
     if json_out:
         print_json(data)
         return
@@ -219,6 +234,27 @@ def show(
             value = ", ".join(value)
         console.print(
             f"{t('cli.field.' + key)}：{value if value not in (None, '') else '—'}", markup=False
+        )
+    if data["services"]:
+        print_table(
+            t("cli.services_title"),
+            [
+                t("cli.col.port"),
+                t("cli.col.state"),
+                t("cli.col.service"),
+                t("cli.col.product"),
+                t("cli.col.last_seen"),
+            ],
+            [
+                [
+                    f"{s['port']}/{s['protocol']}",
+                    s["state"],
+                    s["service"],
+                    " ".join(x for x in (s["product"], s["version"]) if x) or None,
+                    s["last_seen"][:16].replace("T", " "),
+                ]
+                for s in data["services"]
+            ],
         )
     print_table(
         t("cli.history_title"),

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from shaobing.assets.models import Asset, AssetAddress
+from shaobing.assets.models import Asset, AssetAddress, AssetChange, AssetService
 from shaobing.core.audit import record_event
 from shaobing.core.db import session_scope
 from shaobing.core.errors import NotFoundError, ValidationError
@@ -602,7 +602,53 @@ def _finish(
                 close_check_ids=ran,
             ),
         )
+    if swept:
+        _close_ledger_ports(engine, scan_id, state, swept, actor=actor)
     _set_status(engine, scan_id, ScanStatus.COMPLETED, t("scan.completed_message"))
+
+
+def _close_ledger_ports(
+    engine: Engine, scan_id: int, state: ScanState, swept: list[str], *, actor: str
+) -> None:
+    """Mark ledger ports of the swept hosts that this scan covered and found shut as closed.
+
+    Only TCP ports inside the scan's port list count: a port the scan did not try says
+    nothing. Each change is recorded in the asset's history.
+    """
+    now = datetime.now(UTC)
+    open_now = {(r.address, r.port) for r in state.records() if r.protocol == "tcp"}
+    with session_scope(engine) as session:
+        run = _get_run(session, scan_id)
+        covered = set(parse_ports(run.options["ports"]))
+        swept_set = set(swept)
+        rows = session.execute(
+            select(AssetService, AssetAddress.address, Asset.name)
+            .join(Asset, Asset.id == AssetService.asset_id)
+            .join(AssetAddress, AssetAddress.asset_id == Asset.id)
+            .where(
+                Asset.client_id == run.client_id,
+                AssetService.protocol == "tcp",
+                AssetService.state == "open",
+            )
+        ).all()
+        for service, address, name in rows:
+            if address not in swept_set or service.port not in covered:
+                continue
+            if (address, service.port) in open_now:
+                continue
+            service.state = "closed"
+            session.add(
+                AssetChange(
+                    client_id=run.client_id,
+                    asset_id=service.asset_id,
+                    asset_name=name,
+                    changed_at=now,
+                    actor=actor,
+                    source=SOURCE_TOOL,
+                    kind="updated",
+                    changes={f"port {service.port}/tcp": ["open", "closed"]},
+                )
+            )
 
 
 # ---------------------------------------------------------------- control and results

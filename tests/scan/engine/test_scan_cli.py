@@ -136,6 +136,14 @@ def test_rescan_closes_what_is_gone_and_keeps_scan_list(
     second = _scan(cli, "127.0.0.1", "--engagement", "复测项目", "--ports", str(vulnerable.port))
 
     assert second["findings"] == []
+    # The ledger keeps the port, now closed, with the change in the asset's history.
+    asset = cli.json("asset", "show", "127.0.0.1", "--engagement", "复测项目")
+    services = {(s["port"], s["protocol"]): s["state"] for s in asset["services"]}  # type: ignore[index]
+    assert services == {(vulnerable.port, "tcp"): "closed"}
+    assert any(
+        f"port {vulnerable.port}/tcp" in h["changes"]
+        for h in asset["history"]  # type: ignore[index]
+    )
     shown = cli.json("findings", "show", str(finding["id"]))
     assert shown["status"] == "fixed"  # type: ignore[index]
     listed = cli.json("scan", "list")
