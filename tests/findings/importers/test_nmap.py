@@ -136,7 +136,10 @@ def test_hosts_and_services(sample: Path) -> None:
     ssh, https, smb = web.services
     assert (ssh.port, ssh.protocol, ssh.state, ssh.service) == (22, "tcp", "open", "ssh")
     assert (ssh.product, ssh.version) == ("OpenSSH", "7.4")
-    assert ssh.cpe == ["cpe:/a:openbsd:openssh:7.4", "cpe:/o:linux:linux_kernel"]
+    assert ssh.cpe == [
+        "cpe:2.3:a:openbsd:openssh:7.4:*:*:*:*:*:*:*",
+        "cpe:2.3:o:linux:linux_kernel:*:*:*:*:*:*:*:*",
+    ]
     assert ssh.banner == "OpenSSH 7.4 (protocol 2.0)"
     assert https.service == "ssl/http" and https.banner == "HTTP/1.1 400 Bad Request"
     assert (smb.port, smb.protocol, smb.state) == (445, "udp", "open|filtered")
@@ -274,7 +277,7 @@ def test_corpus_vulners() -> None:
     (host,) = hosts
     (ssh,) = host.services
     assert (ssh.port, ssh.service, ssh.product, ssh.version) == (5022, "ssh", "OpenSSH", "7.4")
-    assert ssh.cpe == ["cpe:/a:openbsd:openssh:7.4"]
+    assert ssh.cpe == ["cpe:2.3:a:openbsd:openssh:7.4:*:*:*:*:*:*:*"]
     assert coverage.hosts == ["192.168.0.1"]
 
 

@@ -42,6 +42,7 @@ from shaobing.findings.importers.base import (
     ServiceInput,
 )
 from shaobing.findings.severity import Severity, parse_severity, severity_from_score
+from shaobing.scan.nmap_probes import cpe22_to_23
 
 TOOL = "nmap"
 _HOST_PATH = ("nmaprun", "host")
@@ -156,7 +157,7 @@ def _service(path: Path, port: Element, index: int) -> ServiceInput:
             name = f"ssl/{name}"  # as Nmap prints it; "http" over TLS is not plain http
         product = clean(svc.get("product"))
         version = clean(svc.get("version"))
-        cpes = unique(c.text for c in svc.findall("cpe"))
+        cpes = unique(_cpe23(c.text) for c in svc.findall("cpe") if c.text)
         extrainfo = clean(svc.get("extrainfo"))
         if product:
             # Nmap's VERSION column, the closest thing to a banner it records.
@@ -374,3 +375,11 @@ def _add_vulners(
     if old_score is not None and (score is None or old_score > score):
         score = old_score
     found[cve] = (score, cpes, exploit or old_exploit)
+
+
+def _cpe23(value: str) -> str:
+    """Nmap writes CPE 2.2 URIs; the platform keeps CPE 2.3 formatted strings."""
+    try:
+        return cpe22_to_23(value.strip()) if value.strip().startswith("cpe:/") else value.strip()
+    except ValueError:
+        return value.strip()
