@@ -145,9 +145,7 @@ def _run_and_report(scan_id: int, json_target: str | None) -> None:
     if not quiet:
         _print_result(data)
         if outcome.status == "paused":
-            err_console.print(
-                outcome.message or t("scan.paused_message", id=scan_id), markup=False
-            )
+            err_console.print(outcome.message or t("scan.paused_message", id=scan_id), markup=False)
     if outcome.status != "completed":
         raise typer.Exit(1 if outcome.status == "cancelled" else 0)
 

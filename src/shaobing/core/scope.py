@@ -1031,9 +1031,7 @@ def _decision(
     )
 
 
-def _check_time(
-    scope: Scope, target: _Target | str, now: datetime | None
-) -> ScopeDecision | None:
+def _check_time(scope: Scope, target: _Target | str, now: datetime | None) -> ScopeDecision | None:
     zone = _zone(scope.timezone)
     if now is None:
         local = datetime.now(zone)
