@@ -16,6 +16,9 @@ from shaobing.core.settings import Settings
 # Tables that are not tenant data: the tenant table itself, and the platform audit log,
 # whose rows carry client_id without a foreign key so they outlive a purge (J3).
 NOT_TENANT_TABLES = {"clients", "audit_events", "audit_head", "alembic_version"}
+# The offline vulnerability database (CVE records, CPE criteria, feed imports) is shared
+# public reference data, the same for every client, not tenant data.
+NOT_TENANT_TABLES |= {"cves", "cpe_criteria", "vulndb_imports"}
 
 
 def test_migrations_create_every_table(engine: Engine) -> None:

@@ -25,7 +25,11 @@ from shaobing.cli import (
     init_cmd,
     scan,
     scope,
+    vulndb,
     workorders,
+)
+from shaobing.cli import (
+    templates as template_cmd,
 )
 from shaobing.cli.output import err_console
 from shaobing.core.errors import ShaobingError
@@ -50,6 +54,8 @@ app.add_typer(findings.app, name="findings", help=t("cli.help.findings"))
 app.add_typer(workorders.app, name="workorder", help=t("cli.help.workorder"))
 app.command("retest", help=t("cli.help.retest"))(findings.retest)
 app.add_typer(scan.app, name="scan", help=t("cli.help.scan"))
+app.add_typer(vulndb.app, name="vulndb", help=t("vulndb.help.group"))
+app.add_typer(template_cmd.app, name="template", help=t("cli.help.template"))
 register_network_retest()
 
 

@@ -15,5 +15,6 @@ def load_all_models() -> MetaData:
     from shaobing.engagements import models as _engagements  # noqa: F401
     from shaobing.findings import models as _findings  # noqa: F401
     from shaobing.scan import models as _scan  # noqa: F401
+    from shaobing.vulndb import models as _vulndb  # noqa: F401
 
     return Base.metadata
