@@ -107,6 +107,7 @@ class Observation:
     cvss_v3_vector: str | None = None
     cwe_ids: list[int] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    cve_ids: list[str] = field(default_factory=list)
     identity: str | None = None
     secret: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

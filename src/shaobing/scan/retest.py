@@ -19,7 +19,10 @@ from shaobing.findings.models import Finding
 from shaobing.findings.retest import RetestResult, register_retest
 from shaobing.scan.checks import ServiceTarget, load_checks
 from shaobing.scan.context import RateLimiter, ScanContext, ScopeGate
+from shaobing.scan.plugins.templates import CHECK_PREFIX, observation_of, target_url
 from shaobing.scan.policy import get_policy
+from shaobing.scan.template_library import find_template
+from shaobing.templates.runner import run_template
 
 SOURCE_TOOL = "shaobing-scan"
 # Seconds for one network operation of a retest (organisation-defined default).
@@ -33,7 +36,8 @@ def retest_network_finding(finding: Finding) -> RetestResult:
         raise ValidationError(t("scan.retest_detached", id=finding.id))
     engagement = session.get(Engagement, finding.engagement_id)
     check_cls = load_checks().get(finding.check_id)
-    if engagement is None or check_cls is None or not finding.host:
+    is_template = finding.check_id.startswith(CHECK_PREFIX)
+    if engagement is None or (check_cls is None and not is_template) or not finding.host:
         raise ValidationError(t("scan.retest_unknown_check", id=finding.id, check=finding.check_id))
     extra = finding.extra or {}
     target = ServiceTarget(
@@ -59,6 +63,9 @@ def retest_network_finding(finding: Finding) -> RetestResult:
     if finding.parameter:
         options["accounts"] = [finding.parameter]
     context = ScanContext(gate, RateLimiter(0), timeout=_RETEST_TIMEOUT, options=options)
+    if is_template:
+        return _retest_template(finding, target, context)
+    assert check_cls is not None
     identity = extra.get("identity") or finding.parameter
     for found in check_cls().run(target, context):
         if found.check_id == finding.check_id and (identity is None or found.identity == identity):
@@ -66,6 +73,20 @@ def retest_network_finding(finding: Finding) -> RetestResult:
             if found.secret and found.secret != found.identity:
                 evidence = evidence.replace(found.secret, MASKED)
             return RetestResult(detected=True, evidence=t("scan.retest_still", evidence=evidence))
+    return RetestResult(detected=False, evidence=t("scan.retest_gone", target=target.key))
+
+
+def _retest_template(finding: Finding, target: ServiceTarget, context: ScanContext) -> RetestResult:
+    """Run exactly the finding's template against the finding's service again."""
+    template_id = finding.check_id.removeprefix(CHECK_PREFIX)
+    item = find_template(template_id)
+    if item is None:
+        raise ValidationError(t("scan.retest_unknown_check", id=finding.id, check=finding.check_id))
+    url = target_url(target) if item.template.http else f"tcp://{target.address}:{target.port}"
+    results = run_template(item.template, url, context)
+    if results:
+        found = observation_of(item, target, results)
+        return RetestResult(detected=True, evidence=t("scan.retest_still", evidence=found.evidence))
     return RetestResult(detected=False, evidence=t("scan.retest_gone", target=target.key))
 
 

@@ -336,6 +336,7 @@ def observation_input(item: Observation, service: ServiceRecord | None) -> Findi
         cvss_v3_vector=item.cvss_v3_vector,
         cwe_ids=list(item.cwe_ids),
         references=list(item.references),
+        cve_ids=list(item.cve_ids),
         extra=extra,
     )
 

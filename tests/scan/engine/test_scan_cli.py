@@ -372,3 +372,75 @@ def test_ipv6_target_is_scanned_and_identified(
     assert host["address"] == "::1"
     assert [p["port"] for p in host["ports"]] == [port]
     assert [(f["check_id"], f["host"]) for f in data["findings"]] == [("test-engine.banner", "::1")]
+
+
+USER_TEMPLATE = """
+id: site-secret-file
+info:
+  name: Secret file exposed
+  author: tester
+  severity: high
+  classification:
+    cwe-id: CWE-538
+    cvss-metrics: CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N
+  metadata:
+    safety: passive
+    zh-name: 敏感文件泄露（测试）
+    zh-remediation: 删除该文件
+http:
+  - method: GET
+    path:
+      - "{{BaseURL}}/secret.txt"
+    matchers-condition: and
+    matchers:
+      - type: status
+        status: [200]
+      - type: word
+        words: ["TOPSECRET"]
+    extractors:
+      - type: regex
+        regex: ["key=([a-z0-9]+)"]
+        group: 1
+"""
+
+
+def test_templates_run_in_scans_and_retest(cli: CliRunner, home: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state = {"exposed": True}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = (
+                b"TOPSECRET key=abc123" if self.path == "/secret.txt" and state["exposed"] else b""
+            )
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        (home / "templates").mkdir(parents=True, exist_ok=True)
+        (home / "templates" / "secret.yaml").write_text(USER_TEMPLATE, encoding="utf-8")
+        _policy(home, TEST_POLICY.replace('["test-engine.*"]', '["template.*"]'))
+        data = _scan(cli, "127.0.0.1", "--ports", str(server.server_port))
+        [finding] = data["findings"]
+        assert finding["check_id"] == "template:site-secret-file"
+        assert finding["title"] == "敏感文件泄露（测试）"
+        assert finding["severity"] == "high"
+        assert "abc123" in finding["evidence"]
+
+        [still] = cli.json("retest", str(finding["id"]))  # type: ignore[misc]
+        assert still["detected"] is True
+        state["exposed"] = False
+        [gone] = cli.json("retest", str(finding["id"]))  # type: ignore[misc]
+        assert gone["detected"] is False
+    finally:
+        server.shutdown()
+        server.server_close()
