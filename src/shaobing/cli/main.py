@@ -23,6 +23,7 @@ from shaobing.cli import (
     engagements,
     findings,
     init_cmd,
+    policy,
     scan,
     scope,
     vulndb,
@@ -56,6 +57,7 @@ app.command("retest", help=t("cli.help.retest"))(findings.retest)
 app.add_typer(scan.app, name="scan", help=t("cli.help.scan"))
 app.add_typer(vulndb.app, name="vulndb", help=t("vulndb.help.group"))
 app.add_typer(template_cmd.app, name="template", help=t("cli.help.template"))
+app.add_typer(policy.app, name="policy", help=t("cli.help.policy"))
 register_network_retest()
 
 

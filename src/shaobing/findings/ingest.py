@@ -107,6 +107,8 @@ class IngestOptions:
     # as seen, and only these check ids are closed when absent (the checks that ran).
     seen_import_ids: frozenset[int] = frozenset()
     close_check_ids: frozenset[str] | None = None
+    # Findings below this severity rank are left alone (a scan that kept only high ones).
+    close_min_severity_rank: int | None = None
 
 
 @dataclass
@@ -941,6 +943,7 @@ class _Ingest:
                 Finding.work_order_id,
                 Finding.last_import_id,
                 Finding.check_id,
+                Finding.severity_rank,
             ).where(
                 Finding.engagement_id == self.engagement.id,
                 Finding.source_tool.in_(sorted(tools)),
@@ -954,6 +957,9 @@ class _Ingest:
         if self.options.close_check_ids is not None:
             wanted = self.options.close_check_ids
             candidates = [c for c in candidates if c.check_id in wanted]
+        if self.options.close_min_severity_rank is not None:
+            floor = self.options.close_min_severity_rank
+            candidates = [c for c in candidates if c.severity_rank >= floor]
         closing = [c for c in candidates if self.coverage.covers(c.host, c.url, c.file_path)]
         if not closing:
             return

@@ -463,9 +463,10 @@ class ScanEngine:
                 continue
             state.jobs_done.append(_job_key(*job))
             self._count(state, "checks_run")
-            if observations:
+            kept = [o for o in observations if self.policy.keeps(o.severity)]
+            if kept:
                 with self._pending_lock:
-                    self._pending.extend(observations)
+                    self._pending.extend(kept)
             if len(self._pending) >= _OBSERVATION_BATCH:
                 self._flush(state)
             elif time.monotonic() - self._last_save >= _SAVE_EVERY:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shaobing.core.errors import ValidationError as UserError
 from shaobing.core.i18n import t
 from shaobing.core.settings import get_settings
+from shaobing.findings.severity import Severity
 from shaobing.scan.checks import Safety
 from shaobing.scan.ports import parse_ports
 
@@ -50,6 +51,7 @@ class Policy(BaseModel):
     concurrency: int = Field(default=32, ge=1, le=1024)
     per_host: int = Field(default=8, ge=1, le=256)
     zone: str | None = None
+    min_severity: Severity | None = None
 
     @field_validator("ports")
     @classmethod
@@ -79,6 +81,10 @@ class Policy(BaseModel):
         if not any(fnmatch.fnmatchcase(check_id, p) for p in self.checks):
             return False
         return not any(fnmatch.fnmatchcase(check_id, p) for p in self.exclude_checks)
+
+    def keeps(self, severity: Severity) -> bool:
+        """Whether a finding of this severity is kept (``min_severity``)."""
+        return self.min_severity is None or severity.rank >= self.min_severity.rank
 
     def options_for(self, check_id: str) -> dict[str, Any]:
         """Options for a check: every matching pattern's options, more specific ones last."""

@@ -57,6 +57,7 @@ from shaobing.scan.engine import (
     ServiceRecord,
 )
 from shaobing.scan.models import ScanRun, ScanStatus
+from shaobing.scan.plugins.templates import CHECK_PREFIX, TemplateCheck
 from shaobing.scan.policy import Policy, get_policy
 from shaobing.scan.ports import parse_ports
 from shaobing.scan.targets import TargetSet, expand_targets
@@ -587,7 +588,7 @@ def _finish(
     actor: str,
 ) -> None:
     """Close findings of the checks that ran which this scan no longer sees; mark done."""
-    ran = frozenset(c.id for c in scanner.checks)
+    ran = frozenset(_checks_that_ran(scanner))
     with session_scope(engine, readonly=True) as session:
         import_ids = frozenset(
             session.scalars(select(ImportRun.id).where(ImportRun.scan_run_id == scan_id))
@@ -601,11 +602,25 @@ def _finish(
                 close_absent=True,
                 seen_import_ids=import_ids,
                 close_check_ids=ran,
+                close_min_severity_rank=(
+                    scanner.policy.min_severity.rank if scanner.policy.min_severity else None
+                ),
             ),
         )
     if swept:
         _close_ledger_ports(engine, scan_id, state, swept, actor=actor)
     _set_status(engine, scan_id, ScanStatus.COMPLETED, t("scan.completed_message"))
+
+
+def _checks_that_ran(scanner: ScanEngine) -> set[str]:
+    """Check ids whose absent findings this scan may close: the plugins that ran and, for
+    the template plugins, ``template:<id>`` of every template they selected."""
+    ran = {c.id for c in scanner.checks}
+    for check in scanner.checks:
+        if isinstance(check, TemplateCheck):
+            options = scanner.policy.options_for(check.id)
+            ran |= {CHECK_PREFIX + i.template.id for i in check.selected_templates(options)}
+    return ran
 
 
 def _close_ledger_ports(

@@ -90,7 +90,7 @@ def observation_of(
     )
 
 
-class _TemplateCheck(Check):
+class TemplateCheck(Check):
     """Runs the library templates of one safety class on a service."""
 
     template_safety: ClassVar[Safety]
@@ -99,7 +99,8 @@ class _TemplateCheck(Check):
         """Web services, and any TCP service a network template may name by port."""
         return target.protocol == "tcp"
 
-    def _selected(self, options: dict[str, Any]) -> list[LibraryTemplate]:
+    def selected_templates(self, options: dict[str, Any]) -> list[LibraryTemplate]:
+        """The library templates this check runs under ``options``."""
         wanted = _strings(options, "templates") or ["*"]
         unwanted = _strings(options, "exclude_templates")
         tags = set(_strings(options, "tags"))
@@ -124,7 +125,7 @@ class _TemplateCheck(Check):
             target.service is None and target.port in {80, 443, 8000, 8080, 8443, 8888}
         )
         host = f"[{target.address}]" if ":" in target.address else target.address
-        for item in self._selected(options):
+        for item in self.selected_templates(options):
             if ctx.should_stop():
                 return
             template = item.template
@@ -145,7 +146,7 @@ class _TemplateCheck(Check):
 
 
 @register_check
-class PassiveTemplates(_TemplateCheck):
+class PassiveTemplates(TemplateCheck):
     """Templates that only read what a service shows (GETs of well-known paths)."""
 
     id = "template.passive"
@@ -154,7 +155,7 @@ class PassiveTemplates(_TemplateCheck):
 
 
 @register_check
-class ActiveTemplates(_TemplateCheck):
+class ActiveTemplates(TemplateCheck):
     """Templates that send more than plain reads (e.g. default-credential logins)."""
 
     id = "template.active"
