@@ -275,8 +275,19 @@ def run_http_block(state: RunState, block: HttpRequest) -> bool:
                 accumulated.update(with_suffix(current, number))
                 variables = {**values, **accumulated, **current}
                 last = number == len(items)
+                # Binary matchers need the body's bytes, not text decoded from them.
+                head = response.head.encode("latin-1", "replace")
+                raw_parts = {
+                    "body": response.body,
+                    "raw": head + b"\r\n" + response.body,
+                    "response": head + b"\r\n" + response.body,
+                    "all": head + b"\r\n" + response.body,
+                }
                 evaluation = state.evaluate(
-                    block.operators, variables, match=last or not block.req_condition
+                    block.operators,
+                    variables,
+                    raw=raw_parts,
+                    match=last or not block.req_condition,
                 )
                 if evaluation.found:
                     hit = True
