@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from shaobing.vulndb.cpe import split_escaped
+
 BANNER_EXCERPT = 256
 # $1 .. $9, and helpers $NAME(n,"arg",...) as in nmap's version templates.
 TEMPLATE_REF = re.compile(r'\$(?:(\d)|([A-Z]+)\((\d)((?:\s*,\s*"[^"]*")*)\s*\))')
@@ -134,23 +136,7 @@ def cpe_escape(value: str) -> str:
 
 def split_cpe(text: str) -> list[str]:
     """Split a CPE 2.3 formatted string on its unescaped colons."""
-    parts: list[str] = []
-    current: list[str] = []
-    escaped = False
-    for ch in text:
-        if escaped:
-            current.append(ch)
-            escaped = False
-        elif ch == "\\":
-            current.append(ch)
-            escaped = True
-        elif ch == ":":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
-    return parts
+    return split_escaped(text)
 
 
 def fill_cpe(template: str, found: re.Match[bytes]) -> str:

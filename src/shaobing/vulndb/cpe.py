@@ -130,8 +130,8 @@ def _fs_value(component: str) -> str:
     return _tokens_to_value(_decode_fs(component))
 
 
-def _split_fs(body: str) -> list[str]:
-    """Split on the colons that are not escaped."""
+def split_escaped(body: str) -> list[str]:
+    """Split a CPE formatted string on the colons that are not escaped (escapes kept)."""
     parts: list[str] = []
     current: list[str] = []
     escaped = False
@@ -180,7 +180,7 @@ def parse_cpe(text: str) -> Cpe:
     clean = text.strip()
     lowered = clean.lower()
     if lowered.startswith("cpe:2.3:"):
-        components = _split_fs(clean[8:])
+        components = split_escaped(clean[8:])
         if len(components) > len(ATTRIBUTES):
             raise CpeError(text)
         components += [ANY] * (len(ATTRIBUTES) - len(components))

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shaobing.vulndb.cpe import split_escaped
+
 CVE_ID_RE = re.compile(r"CVE-\d{4}-\d{4,}")
 _CWE_RE = re.compile(r"\bCWE-(\d{1,6})\b", re.IGNORECASE)
 _UNESCAPE_RE = re.compile(r"\\(.)")
@@ -183,23 +185,7 @@ def reference_urls(urls: list[object]) -> list[str]:
 # --------------------------------------------------------------------------- CPE
 def split_cpe23(criteria: str) -> list[str] | None:
     """The 13 components of a CPE 2.3 formatted string (escapes kept), else None."""
-    if "\\" not in criteria:
-        parts = criteria.split(":")
-    else:
-        parts, current, i = [], [], 0
-        while i < len(criteria):
-            char = criteria[i]
-            if char == "\\" and i + 1 < len(criteria):
-                current.append(criteria[i : i + 2])
-                i += 2
-                continue
-            if char == ":":
-                parts.append("".join(current))
-                current = []
-            else:
-                current.append(char)
-            i += 1
-        parts.append("".join(current))
+    parts = criteria.split(":") if "\\" not in criteria else split_escaped(criteria)
     # NISTIR 7695, section 6.2: "cpe", "2.3", then 11 attributes.
     if len(parts) != 13 or parts[0].lower() != "cpe" or parts[1] != "2.3":
         return None
