@@ -27,6 +27,7 @@ from shaobing.cli import (
     scan,
     scope,
     vulndb,
+    vulndb_match,
     workorders,
 )
 from shaobing.cli import (
@@ -55,6 +56,7 @@ app.add_typer(findings.app, name="findings", help=t("cli.help.findings"))
 app.add_typer(workorders.app, name="workorder", help=t("cli.help.workorder"))
 app.command("retest", help=t("cli.help.retest"))(findings.retest)
 app.add_typer(scan.app, name="scan", help=t("cli.help.scan"))
+vulndb_match.register(vulndb.app)
 app.add_typer(vulndb.app, name="vulndb", help=t("vulndb.help.group"))
 app.add_typer(template_cmd.app, name="template", help=t("cli.help.template"))
 app.add_typer(policy.app, name="policy", help=t("cli.help.policy"))

@@ -401,7 +401,7 @@ def _upstream_cpe(cpe: Cpe, upstream: str | None) -> Cpe:
 
 
 @lru_cache(maxsize=4096)
-def _host(service: ServiceFacts) -> _Host:
+def host_cpes(service: ServiceFacts) -> _Host:
     """The host CPEs for a service (cached: one service is assessed against many CVEs)."""
     parsed = [c for c in (try_parse_cpe(text) for text in service.cpes) if c is not None]
     version = service.version.strip() if service.version else None
@@ -489,7 +489,7 @@ def assess(
     Without ``confirmed_by`` (the check or template that proved the vulnerability) a match is
     "potential" with a confidence from the table in this module's docstring.
     """
-    host = _host(service)
+    host = host_cpes(service)
     verdicts = [
         _candidate(evaluation, service, host)
         for evaluation in (evaluate_configuration(c, host.cpes) for c in configurations)
