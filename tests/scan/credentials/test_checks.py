@@ -59,11 +59,11 @@ def test_every_check_is_registered_with_its_safety_class() -> None:
     for check_id, safety in IDS.items():
         assert checks[check_id].safety is safety
     snmp = checks["weak-credential.snmp"]()
-    assert snmp.applies(ServiceTarget("10.0.0.1", 161, protocol="udp"))
-    assert not snmp.applies(ServiceTarget("10.0.0.1", 161, protocol="tcp"))
+    assert snmp.applies(ServiceTarget("127.0.0.1", 161, protocol="udp"))
+    assert not snmp.applies(ServiceTarget("127.0.0.1", 161, protocol="tcp"))
     ssh = checks["weak-credential.ssh"]()
-    assert ssh.applies(ServiceTarget("10.0.0.1", 2222, service="ssh"))
-    assert not ssh.applies(ServiceTarget("10.0.0.1", 22, service="http"))
+    assert ssh.applies(ServiceTarget("127.0.0.1", 2222, service="ssh"))
+    assert not ssh.applies(ServiceTarget("127.0.0.1", 22, service="http"))
 
 
 def test_data_file_is_consistent_with_the_checks() -> None:
