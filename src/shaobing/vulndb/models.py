@@ -27,7 +27,7 @@ class Cve(Base):
     source: Mapped[str | None] = mapped_column(String(8))
     published: Mapped[datetime | None] = mapped_column()
     modified: Mapped[datetime | None] = mapped_column(index=True)
-    rejected: Mapped[bool] = mapped_column(default=False)
+    rejected: Mapped[bool] = mapped_column(default=False, index=True)
     description: Mapped[str | None] = mapped_column(Text)
     cvss3_vector: Mapped[str | None] = mapped_column(String(200))
     cvss3_score: Mapped[float | None] = mapped_column(Float)
