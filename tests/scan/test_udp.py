@@ -486,6 +486,19 @@ def _free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _free_udp_and_tcp_port() -> int:
+    """A port free on UDP and on TCP right now (DNS servers bind both)."""
+    for _ in range(50):
+        port = _free_udp_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no port free on both UDP and TCP")
+
+
 def _udp_bound(port: int) -> bool:
     wanted = f"0100007F:{port:04X}"
     text = Path("/proc/net/udp").read_text()
@@ -583,8 +596,22 @@ def dnsmasq(tmp_path: Path) -> Iterator[int]:
     binary = shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin")
     if binary is None:
         pytest.skip("dnsmasq is not installed (Debian package dnsmasq-base)")
-    port = _free_udp_port()
-    process = _start(
+    # Another test may take the port between the probe and dnsmasq's bind: try again.
+    for attempt in range(3):
+        port = _free_udp_and_tcp_port()
+        (tmp_path / "log").unlink(missing_ok=True)
+        try:
+            process = _start_dnsmasq(binary, port, tmp_path)
+            break
+        except pytest.fail.Exception:
+            if attempt == 2 or "in use" not in (tmp_path / "log").read_text(errors="replace"):
+                raise
+    yield port
+    _stop(process)
+
+
+def _start_dnsmasq(binary: str, port: int, tmp_path: Path) -> subprocess.Popen[bytes]:
+    return _start(
         [
             binary,
             "--keep-in-foreground",
@@ -600,8 +627,6 @@ def dnsmasq(tmp_path: Path) -> Iterator[int]:
         port,
         tmp_path / "log",
     )
-    yield port
-    _stop(process)
 
 
 def test_dns_against_real_dnsmasq(dnsmasq: int) -> None:
