@@ -27,6 +27,12 @@ from shaobing.vulndb.records import (
     split_cpe23,
     text,
 )
+from shaobing.vulndb.records import (
+    as_dict as _dict,
+)
+from shaobing.vulndb.records import (
+    as_list as _list,
+)
 
 # CPE 2.3 formatted-string attributes quote every character other than letters, digits,
 # "_", "-" and "." with a backslash (NISTIR 7695, section 6.2.2.2).
@@ -36,14 +42,6 @@ _UNKNOWN = {"", "n/a", "na", "unknown", "unspecified", "-"}
 # A range starting at one of these means "from the first version".
 _OPEN_START = {"0", "*", "0.0", "0.0.0"}
 _NO_VERSIONS = ("git",)  # versionType values whose "versions" are commit ids
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _quote(value: str) -> str:

@@ -20,16 +20,14 @@ from shaobing.vulndb.records import (
     severity,
     text,
 )
+from shaobing.vulndb.records import (
+    as_dict as _dict,
+)
+from shaobing.vulndb.records import (
+    as_list as _list,
+)
 
 _OPERATORS = {"AND", "OR"}
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _pick_metric(metrics: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -183,6 +183,16 @@ def reference_urls(urls: list[object]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- CPE
+def as_dict(value: object) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (feeds are untrusted)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: object) -> list[Any]:
+    """``value`` when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
 def split_cpe23(criteria: str) -> list[str] | None:
     """The 13 components of a CPE 2.3 formatted string (escapes kept), else None."""
     parts = criteria.split(":") if "\\" not in criteria else split_escaped(criteria)
