@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.targets.served import ServedTarget
 
 
 @dataclass(frozen=True)
@@ -176,19 +176,13 @@ def _handler_class(mock: MockHttpTarget) -> type[BaseHTTPRequestHandler]:
     return _Handler
 
 
-class MockHttpTarget:
+class MockHttpTarget(ServedTarget):
     """A local HTTP server answering from ``routes``; records what it receives."""
 
     def __init__(self, routes: Mapping[str, Route] | None = None) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
         self.seen: list[Request] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self)))
 
     @property
     def url(self) -> str:
@@ -200,27 +194,3 @@ class MockHttpTarget:
         if route is None:
             route = self.routes.get(request.path, self.routes.get("*", NOT_FOUND))
         return route(request) if callable(route) else route
-
-    def start(self) -> MockHttpTarget:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> MockHttpTarget:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
