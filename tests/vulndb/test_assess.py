@@ -12,7 +12,7 @@ from shaobing.core.db import make_engine, session_scope
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
 from shaobing.engagements.models import Engagement
-from shaobing.findings.importers.base import HostInput, ServiceInput
+from shaobing.findings.importers.base import FindingInput, HostInput, ServiceInput
 from shaobing.findings.ingest import ingest
 from shaobing.findings.models import Finding
 from shaobing.findings.severity import Severity
@@ -362,6 +362,50 @@ def test_matches_real_version_strings_and_records_findings(engine: Engine, tmp_p
     debian_ssh = findings["127.0.0.2", 22, SSH_RANGE]
     assert "9.2p1 Debian 2+deb12u3" in debian_ssh.title
     assert "Debian" in (debian_ssh.remediation or "")
+
+
+def _proof(host: str, port: int | None, cve: str, check: str) -> FindingInput:
+    return FindingInput(
+        source_tool="shaobing-template",
+        check_id=check,
+        title=f"{cve} proved by {check}",
+        severity=Severity.HIGH,
+        host=host,
+        port=port,
+        cve_ids=[cve],
+    )
+
+
+def test_template_findings_confirm_matches_on_the_same_service(
+    engine: Engine, tmp_path: Path
+) -> None:
+    engagement = _setup(engine, tmp_path)
+    with session_scope(engine) as session:
+        target = session.get(Engagement, engagement.id)
+        assert target is not None
+        proofs = [
+            _proof("127.0.0.1", 22, SSH_RANGE.lower(), "CVE-2023-38408-check"),
+            _proof("127.0.0.3", None, MYSQL_IN, "mysql-host-check"),  # host-level proof
+            _proof("127.0.0.2", 80, SSH_KEV, "wrong-port"),  # another service: proves nothing
+            _proof("127.0.0.2", 22, SSH_RANGE, "fixed-since"),  # closed below: proves nothing
+        ]
+        ingest(session, target, proofs, format_name="test", source_tool="shaobing-template")
+    with session_scope(engine) as session:
+        closed = session.scalars(select(Finding).where(Finding.check_id == "fixed-since")).one()
+        closed.is_open = False
+    result = _run(engine, engagement)
+    rows = {(m["host"], m["port"], m["cve"]): m for m in result.matches}
+    confirmed = {key for key, row in rows.items() if row["status"] == "confirmed"}
+    assert confirmed == {("127.0.0.1", 22, SSH_RANGE), ("127.0.0.3", 3306, MYSQL_IN)}
+    ssh = rows["127.0.0.1", 22, SSH_RANGE]
+    assert ssh["confidence"] == 100
+    by = "shaobing-template:CVE-2023-38408-check"
+    assert ssh["reasons"][0] == t("vulndb_match.confirmed", check=by)
+    findings = _findings(engine)
+    proved = findings["127.0.0.1", 22, SSH_RANGE]
+    assert proved.confidence == "confirmed" and "已确认" in proved.title
+    assert findings["127.0.0.2", 22, SSH_KEV].confidence == "potential"
+    assert findings["127.0.0.2", 22, SSH_RANGE].confidence == "potential"
 
 
 def test_rerun_is_idempotent_and_upgrade_closes(engine: Engine, tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ from shaobing.engagements.models import Engagement
 from shaobing.findings.fingerprint import load_config as load_fingerprint_config
 from shaobing.findings.importers.base import CoverageInput, FindingInput, Record
 from shaobing.findings.ingest import IngestOptions, IngestSummary, ingest
+from shaobing.findings.models import Finding
 from shaobing.findings.severity import Severity, parse_severity, severity_from_score
 from shaobing.vulndb.cpe import (
     ANY,
@@ -78,6 +79,7 @@ from shaobing.vulndb.match import (
     Operator,
     ServiceFacts,
     assess,
+    confirmed,
     criterion_matches,
 )
 
@@ -783,6 +785,58 @@ def match_row(match: CveMatch, service: LedgerService) -> dict[str, Any]:
     }
 
 
+def confirmations(
+    session: Session, engagement_id: int, hosts: Iterable[str]
+) -> dict[tuple[str, int | None, str], str]:
+    """Open findings of other tools (checks, templates, imported scanner results) in the
+    engagement that name a CVE, keyed by (host, port, CVE) — port None for a host-level
+    finding: the evidence that turns a version-based match on that service into "confirmed"."""
+    wanted = sorted(set(hosts))
+    found: dict[tuple[str, int | None, str], str] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(
+                Finding.host, Finding.port, Finding.cve_ids, Finding.source_tool, Finding.check_id
+            )
+            .where(
+                Finding.engagement_id == engagement_id,
+                Finding.is_open.is_(True),
+                Finding.source_tool != SOURCE_TOOL,
+                Finding.host.in_(wanted[start : start + 500]),
+            )
+            .order_by(Finding.id)
+        )
+        for host, port, cve_ids, tool, check in rows:
+            by = f"{tool}:{check}" if check else str(tool)
+            for cve in cve_ids or ():
+                key = str(cve).upper()
+                found.setdefault((str(host), port, key), by)
+    return found
+
+
+def confirm_matches(
+    session: Session,
+    engagement_id: int,
+    matches: list[CveMatch],
+    services: Sequence[LedgerService],
+) -> list[CveMatch]:
+    """``matches`` with those proved by another open finding on the same service (or, when
+    that finding has no port, the same host) marked "confirmed" (已确认, confidence 100)."""
+    if not matches:
+        return matches
+    known = confirmations(session, engagement_id, (s.host for s in services))
+    if not known:
+        return matches
+    out: list[CveMatch] = []
+    for match in matches:
+        service = services[match.service_index]
+        cve = match.cve_id.upper()
+        # A host-level finding (no port) naming the CVE proves it on any service of the host.
+        by = known.get((service.host, service.port, cve)) or known.get((service.host, None, cve))
+        out.append(replace(match, verdict=confirmed(match.verdict, by)) if by else match)
+    return out
+
+
 def _default_options(actor: str) -> IngestOptions:
     settings = get_settings()
     return IngestOptions(
@@ -816,6 +870,7 @@ def assess_engagement(
     matches = match_services(
         session, (s.facts for s in services), limit_per_service=limit_per_service
     )
+    matches = confirm_matches(session, engagement.id, matches, services)
     details = _details(session, {m.cve_id for m in matches})
     opts = options or _default_options(actor)
     if not opts.close_absent:
@@ -853,6 +908,8 @@ __all__ = [
     "ServiceMatcher",
     "assess_engagement",
     "candidate_ids",
+    "confirm_matches",
+    "confirmations",
     "finding_input",
     "finding_severity",
     "ledger_services",

@@ -498,14 +498,19 @@ def assess(
     if not verdicts:
         return None
     best = max(verdicts, key=lambda v: v.confidence)
-    if confirmed_by:
-        return MatchVerdict(
-            status="confirmed",
-            confidence=100,
-            reasons=(t("vulndb_match.confirmed", check=confirmed_by), best.reasons[1]),
-            matched_criteria=best.matched_criteria,
-        )
-    return best
+    return confirmed(best, confirmed_by) if confirmed_by else best
+
+
+def confirmed(verdict: MatchVerdict, by: str) -> MatchVerdict:
+    """``verdict`` turned "confirmed" (confidence 100) by the check or template ``by`` that
+    proved the vulnerability on the service; the version reason is kept next to it."""
+    kept = tuple(r for r in verdict.reasons[1:2])
+    return MatchVerdict(
+        status="confirmed",
+        confidence=100,
+        reasons=(t("vulndb_match.confirmed", check=by), *kept),
+        matched_criteria=verdict.matched_criteria,
+    )
 
 
 __all__ = [
@@ -519,6 +524,7 @@ __all__ = [
     "assess",
     "configuration_applies",
     "configurations_from_nvd",
+    "confirmed",
     "criterion_matches",
     "evaluate_configuration",
 ]
