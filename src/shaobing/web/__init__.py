@@ -1,0 +1,1 @@
+"""Web application testing (B7): crawler, passive and active checks, evidence."""
