@@ -1,0 +1,1 @@
+"""Web checks: passive (responses), site (once per site) and parameter (payloads) checks."""
