@@ -28,6 +28,7 @@ from shaobing.cli import (
     scope,
     vulndb,
     vulndb_match,
+    webscan,
     workorders,
 )
 from shaobing.cli import (
@@ -60,6 +61,7 @@ vulndb_match.register(vulndb.app)
 app.add_typer(vulndb.app, name="vulndb", help=t("vulndb.help.group"))
 app.add_typer(template_cmd.app, name="template", help=t("cli.help.template"))
 app.add_typer(policy.app, name="policy", help=t("cli.help.policy"))
+app.command("webscan", help=t("web.cli.help"))(webscan.webscan)
 register_network_retest()
 
 

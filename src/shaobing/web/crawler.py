@@ -42,6 +42,8 @@ DEFAULT_WORKERS = 4
 # Sitemaps: most bytes parsed and most nested sitemap files followed.
 MAX_SITEMAP_BYTES = 5 * 2**20
 MAX_SITEMAPS = 20
+# Requests repeated after logging in again (organisation-defined).
+MAX_SESSION_RETRIES = 3
 _ROBOTS_LINE = re.compile(r"(?im)^\s*(allow|disallow|sitemap)\s*:\s*(\S+)")
 _JSON_BODY = re.compile(
     r"""(?xs)
@@ -127,6 +129,13 @@ def _sitemap_urls(body: bytes) -> tuple[list[str], list[str]]:
         if element.tag.lower().endswith("loc") and element.text:
             (nested if is_index else pages).append(element.text.strip())
     return pages, nested
+
+
+def _join(base: str, url: str) -> str:
+    try:
+        return urljoin(base, url)
+    except ValueError:
+        return url
 
 
 def json_requests(base: str, script: str) -> list[WebRequest]:
@@ -227,7 +236,10 @@ class Crawler:
     # ------------------------------------------------------------------ fetching
     def _fetch(self, item: _Item) -> WebResponse | None:
         response = self.client.send(item.request, follow=True)
-        if self.retry is not None and self.retry(response):
+        # Other workers may use up a fresh session at once: retry a few times.
+        for _ in range(MAX_SESSION_RETRIES):
+            if self.retry is None or not self.retry(response):
+                break
             response = self.client.send(item.request, follow=True)
         return response
 
@@ -246,10 +258,11 @@ class Crawler:
         if item.kind == "sitemap":
             if response.status == 200:
                 pages, nested = _sitemap_urls(response.body)
+                # Sitemaps must use absolute URLs; relative ones are still resolved.
                 for url in pages:
-                    self.offer(WebRequest("GET", url), 1)
+                    self.offer(WebRequest("GET", _join(response.url, url)), 1)
                 for url in nested[:MAX_SITEMAPS]:
-                    self.offer(WebRequest("GET", url), 0, kind="sitemap")
+                    self.offer(WebRequest("GET", _join(response.url, url)), 0, kind="sitemap")
             return
         if item.kind == "script":
             for url in script_urls(response.url, response.text):

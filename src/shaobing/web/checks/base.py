@@ -149,6 +149,8 @@ class PassiveCheck(ABC):
 
     id: ClassVar[str]
     safety: ClassVar[Safety] = Safety.PASSIVE
+    kinds: ClassVar[tuple[str, ...]] = ()
+    """Finding classes this check can report (a complete re-scan closes only these)."""
 
     @abstractmethod
     def observe(self, response: WebResponse, state: ScanState) -> Iterator[WebIssue]:
@@ -160,6 +162,8 @@ class SiteCheck(ABC):
 
     id: ClassVar[str]
     safety: ClassVar[Safety]
+    kinds: ClassVar[tuple[str, ...]] = ()
+    """Finding classes this check can report (a complete re-scan closes only these)."""
 
     @abstractmethod
     def run(self, base: str, state: ScanState) -> Iterator[WebIssue]:

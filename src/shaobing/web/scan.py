@@ -1,0 +1,372 @@
+"""One web scan from start to end, without the database: log in, crawl (passive checks on
+every page), site checks, parameter checks on the attack surface, stored-XSS sweep.
+
+Everything goes through one :class:`~shaobing.web.client.WebClient`, so the engagement's
+scope (every connection), the web scope (origin and path prefix), the request and time
+budgets and the response size cap hold for every phase; when a budget runs out the scan
+ends its current phase and reports what it covered, with the reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from shaobing.core.scope import ScopeRefused
+from shaobing.scan.checks import CheckContext, Safety
+from shaobing.web import checks as checks_package
+from shaobing.web.checks.base import (
+    Callback,
+    PassiveCheck,
+    PointCheck,
+    Probe,
+    ScanState,
+    SiteCheck,
+    passive_checks,
+    point_checks,
+    site_checks,
+)
+from shaobing.web.client import (
+    Budget,
+    BudgetExhausted,
+    HttpError,
+    OutOfScope,
+    WebClient,
+    WebResponse,
+)
+from shaobing.web.crawler import Crawler, CrawlOptions, CrawlResult
+from shaobing.web.issues import IssueSink, WebIssue
+from shaobing.web.request import Location, WebRequest, insertion_points
+from shaobing.web.session import FormLogin, LoginFailed
+from shaobing.web.urls import WebScope, normalise, origin, pattern
+
+# Organisation-defined defaults (each is an option of `shaobing webscan` / the policy).
+DEFAULT_MAX_SECONDS = 3600.0
+DEFAULT_MAX_REQUESTS = 50_000
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_ACTIVE_WORKERS = 4
+# Pages (distinct URL patterns) whose cookies and headers are tested too: every
+# parameterless page multiplies the cost by the cookies and headers it carries.
+DEFAULT_HEADER_PAGES = 30
+
+Allow = Callable[[str, Safety], bool]
+Progress = Callable[[str, int, int], None]
+
+
+def load_checks() -> list[str]:
+    """Import every module of :mod:`shaobing.web.checks` (each registers its checks);
+    returns the module names."""
+    names = []
+    for module in pkgutil.iter_modules(checks_package.__path__):
+        if module.name == "base":
+            continue
+        importlib.import_module(f"{checks_package.__name__}.{module.name}")
+        names.append(module.name)
+    return names
+
+
+@dataclass
+class WebScanOptions:
+    """What one web scan may do and how far it may go."""
+
+    max_pages: int = 500
+    max_depth: int = 10
+    max_seconds: float | None = DEFAULT_MAX_SECONDS
+    max_requests: int | None = DEFAULT_MAX_REQUESTS
+    timeout: float = DEFAULT_TIMEOUT
+    workers: int = DEFAULT_ACTIVE_WORKERS
+    per_pattern: int = 3
+    header_pages: int = DEFAULT_HEADER_PAGES
+    allow_destructive: bool = False
+    login_url: str | None = None
+    username: str | None = None
+    password: str | None = None
+    cookie: str | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    allow: Allow = field(default=lambda _id, safety: safety is not Safety.DOS)
+    check_options: dict[str, Any] = field(default_factory=dict)
+    excluded_paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WebScanOutcome:
+    """What the scan did and found."""
+
+    target: str
+    crawl: CrawlResult
+    issues: list[WebIssue]
+    requests: int
+    seconds: float
+    stopped: str | None = None
+    errors: list[str] = field(default_factory=list)
+    checks_run: list[str] = field(default_factory=list)
+    tested_points: int = 0
+    authenticated: bool = False
+
+    @property
+    def pages(self) -> int:
+        """Pages fetched by the crawl."""
+        return len(self.crawl.pages)
+
+
+class WebScanner:
+    """Runs the phases of one web scan (see the module docstring)."""
+
+    def __init__(
+        self,
+        ctx: CheckContext,
+        target: str,
+        options: WebScanOptions | None = None,
+        *,
+        callback: Callback | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.options = options or WebScanOptions()
+        self.target = normalise(target)
+        load_checks()
+        scope = WebScope.for_start(self.target, excluded=self.options.excluded_paths)
+        self.client = WebClient(
+            ctx,
+            scope,
+            budget=Budget(self.options.max_requests, self.options.max_seconds),
+            timeout=self.options.timeout,
+            extra_headers=self.options.headers,
+        )
+        self.state = ScanState(
+            client=self.client,
+            sink=IssueSink(),
+            callback=callback,
+            options=dict(self.options.check_options),
+        )
+        self.progress = progress
+        self.errors: list[str] = []
+        self.stopped: str | None = None
+        self._errors_lock = threading.Lock()
+        self.login: FormLogin | None = None
+        self.checks_run: set[str] = set()
+        self.tested_points = 0
+        self._seen: set[tuple[str, str]] = set()
+
+    # ------------------------------------------------------------------ helpers
+    def _error(self, text: str) -> None:
+        with self._errors_lock:
+            if len(self.errors) < 200:
+                self.errors.append(text[:500])
+
+    def _report(self, phase: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(phase, done, total)
+
+    def _add(self, issues: Iterator[WebIssue], check_id: str) -> None:
+        try:
+            for issue in issues:
+                issue.extra.setdefault("check", check_id)
+                self.state.sink.add(issue)
+        except BudgetExhausted as exc:
+            self.stopped = self.stopped or str(exc)
+        except (HttpError, OutOfScope, ScopeRefused, OSError) as exc:
+            self._error(f"{check_id}: {exc}")
+
+    def _passive(self, response: WebResponse) -> None:
+        for check in self._allowed(passive_checks()):
+            try:
+                self._add(check.observe(response, self.state), check.id)
+            except Exception as exc:  # noqa: BLE001 - one faulty check must not end the scan
+                self._error(f"{check.id}: {type(exc).__name__}: {exc}")
+
+    def _allowed(self, checks: list[Any]) -> list[Any]:
+        chosen = [c for c in checks if self.options.allow(c.id, c.safety)]
+        self.checks_run.update(c.id for c in chosen)
+        return chosen
+
+    # ------------------------------------------------------------------ phases
+    def _authenticate(self) -> None:
+        options = self.options
+        if options.cookie:
+            self.client.cookies.load(self.target, options.cookie)
+            self.state.authenticated = True
+        if options.login_url and options.username is not None and options.password is not None:
+            self.login = FormLogin(
+                self.client, options.login_url, options.username, options.password
+            )
+            self.login.login()  # LoginFailed reaches the caller: a scan without it is useless
+            self.state.authenticated = True
+            self.state.login_url = options.login_url
+            self.state.relogin = self.login.login
+        elif options.headers:
+            self.state.authenticated = any(k.lower() == "authorization" for k, _ in options.headers)
+
+    def _retry(self, response: WebResponse) -> bool:
+        return self.login is not None and self.login.retry(response)
+
+    def crawl(self) -> CrawlResult:
+        """Crawl with the passive checks watching every response."""
+        crawl_options = CrawlOptions(
+            max_pages=self.options.max_pages,
+            max_depth=self.options.max_depth,
+            per_pattern=self.options.per_pattern,
+            workers=self.options.workers,
+            allow_destructive=self.options.allow_destructive,
+        )
+        crawler = Crawler(self.client, crawl_options, on_response=self._passive, retry=self._retry)
+        if self.options.login_url:
+            # Logging in is done; the crawler must not post the login form again.
+            crawler.offer(WebRequest("GET", self.options.login_url), 0)
+        result = crawler.crawl(self.target)
+        self.state.crawl = result
+        if result.stopped:
+            self.stopped = self.stopped or result.stopped
+        return result
+
+    def run_site_checks(self) -> None:
+        """Each site check once per crawled origin."""
+        sites = sorted({origin(p.url) for p in self.state.crawl.pages} or {origin(self.target)})
+        checks: list[SiteCheck] = self._allowed(site_checks())
+        total = len(sites) * len(checks)
+        done = 0
+        for base in sites:
+            for check in checks:
+                if self.stopped:
+                    return
+                try:
+                    self._add(check.run(base, self.state), check.id)
+                except Exception as exc:  # noqa: BLE001 - one faulty check must not end the scan
+                    self._error(f"{check.id}: {type(exc).__name__}: {exc}")
+                done += 1
+                self._report("site", done, total)
+
+    def _work(self) -> list[tuple[WebRequest, list[Any]]]:
+        """(request, insertion points) to test: every parameter of the surface, plus the
+        cookies and headers of the first ``header_pages`` distinct pages."""
+        work: list[tuple[WebRequest, list[Any]]] = []
+        header_budget = self.options.header_pages
+        seen_patterns: set[str] = set()
+        requests = list(self.state.crawl.surface)
+        requests += [
+            WebRequest(page.method, page.url)
+            for page in self.state.crawl.pages
+            if page.method == "GET" and page.status < 400 and "html" in page.content_type
+        ]
+        for request in requests:
+            prepared = self.client.prepare(request)
+            family = pattern(request.method, request.url)
+            with_headers = family not in seen_patterns and header_budget > 0
+            points = [
+                p
+                for p in insertion_points(prepared, headers=with_headers)
+                if with_headers or p.location not in (Location.COOKIE, Location.HEADER)
+            ]
+            if with_headers:
+                seen_patterns.add(family)
+                header_budget -= 1
+            if request in self.state.crawl.surface or with_headers:
+                fresh = [p for p in points if not self._seen_point(request, p)]
+                if fresh:
+                    work.append((prepared, fresh))
+        return work
+
+    def _seen_point(self, request: WebRequest, point: Any) -> bool:
+        names = tuple(name for name, _ in request.form())
+        key = (pattern(request.method, request.url, names), point.label())
+        if key in self._seen:
+            return True
+        self._seen.add(key)
+        return False
+
+    def _test_point(self, request: WebRequest, point: Any, checks: list[PointCheck]) -> None:
+        probe = Probe(self.state, request, point)
+        for check in checks:
+            if self.stopped or self.client.ctx.should_stop():
+                return
+            if any(
+                self.state.sink.has(kind, request.method, request.url, point.label())
+                for kind in check.kinds
+            ):
+                continue
+            try:
+                if check.applies(probe):
+                    self._add(check.test(probe), check.id)
+            except BudgetExhausted as exc:
+                self.stopped = self.stopped or str(exc)
+                return
+            except (HttpError, OutOfScope, ScopeRefused, OSError) as exc:
+                self._error(f"{check.id} {point.label()} {request.describe()}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - one faulty check must not end the scan
+                self._error(f"{check.id}: {type(exc).__name__}: {exc}")
+
+    def run_point_checks(self) -> None:
+        """Every allowed parameter check on every insertion point of the surface."""
+        checks: list[PointCheck] = self._allowed(point_checks())
+        if not checks:
+            return
+        tasks = [(request, point) for request, points in self._work() for point in points]
+        self.tested_points = len(tasks)
+        done = 0
+        lock = threading.Lock()
+
+        def run(task: tuple[WebRequest, Any]) -> None:
+            nonlocal done
+            self._test_point(task[0], task[1], checks)
+            with lock:
+                done += 1
+                self._report("active", done, len(tasks))
+
+        with ThreadPoolExecutor(max_workers=max(1, self.options.workers)) as pool:
+            list(pool.map(run, tasks))
+
+    def run_stored_sweep(self) -> None:
+        """Look for stored canaries (stored XSS) on the crawled pages."""
+        if not self.state.stored_canaries or self.stopped:
+            return
+        try:
+            module = importlib.import_module(f"{checks_package.__name__}.xss")
+        except ModuleNotFoundError:
+            return
+        finder = getattr(module, "find_stored", None)
+        if finder is None:
+            return
+        pages = [p.url for p in self.state.crawl.pages if p.method == "GET"]
+        try:
+            self._add(finder(self.state, pages), "web.xss-stored")
+        except BudgetExhausted as exc:
+            self.stopped = self.stopped or str(exc)
+
+    def run(self) -> WebScanOutcome:
+        """All phases; returns the outcome (issues most severe first)."""
+        started = time.monotonic()
+        try:
+            self._authenticate()
+            self.crawl()
+            self.run_site_checks()
+            self.run_point_checks()
+            self.run_stored_sweep()
+        finally:
+            self.client.close()
+        return WebScanOutcome(
+            target=self.target,
+            crawl=self.state.crawl,
+            issues=self.state.sink.issues(),
+            requests=self.client.requests,
+            seconds=time.monotonic() - started,
+            stopped=self.stopped,
+            errors=[*self.state.crawl.errors, *self.errors],
+            checks_run=sorted(self.checks_run),
+            tested_points=self.tested_points,
+            authenticated=self.state.authenticated,
+        )
+
+
+__all__ = [
+    "LoginFailed",
+    "PassiveCheck",
+    "WebScanOptions",
+    "WebScanOutcome",
+    "WebScanner",
+    "load_checks",
+]
