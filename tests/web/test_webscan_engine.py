@@ -16,7 +16,7 @@ from shaobing.cli.templates import build_context
 from shaobing.core.db import session_scope
 from shaobing.findings.models import Finding
 from shaobing.scan.models import ScanRun
-from shaobing.web.checks.base import PassiveCheck, ScanState, register
+from shaobing.web.checks.base import PassiveCheck, ScanState, register, unregister
 from shaobing.web.client import WebResponse
 from shaobing.web.issues import WebIssue
 from shaobing.web.scan import WebScanner, WebScanOptions
@@ -279,9 +279,14 @@ class _TitleCheck(PassiveCheck):
             )
 
 
-register(_TitleCheck())
+@pytest.fixture
+def title_check() -> Iterator[None]:
+    register(_TitleCheck())
+    yield
+    unregister(_TitleCheck.id)
 
 
+@pytest.mark.usefixtures("title_check")
 def test_webscan_records_findings_and_json(
     engine: Engine, site: MockHttpTarget, tmp_path: Path
 ) -> None:

@@ -204,6 +204,12 @@ def register(check: PassiveCheck | SiteCheck | PointCheck) -> None:
         _POINT[check.id] = check
 
 
+def unregister(check_id: str) -> None:
+    """Remove a check (tests that register their own)."""
+    for table in (_PASSIVE, _SITE, _POINT):
+        table.pop(check_id, None)
+
+
 def passive_checks() -> list[PassiveCheck]:
     """Registered passive checks."""
     return list(_PASSIVE.values())
