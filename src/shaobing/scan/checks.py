@@ -111,6 +111,8 @@ class Observation:
     identity: str | None = None
     secret: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    url: str | None = None
+    """The web page or endpoint the observation is about (web checks)."""
 
 
 class CheckContext(Protocol):

@@ -332,7 +332,8 @@ def observation_input(item: Observation, service: ServiceRecord | None) -> Findi
         host=item.address,
         port=item.port,
         protocol=item.protocol,
-        parameter=item.identity,
+        parameter=item.identity if item.url is None else _web_parameter(item),
+        url=item.url,
         evidence=evidence,
         cvss_v3_vector=item.cvss_v3_vector,
         cwe_ids=list(item.cwe_ids),
@@ -340,6 +341,14 @@ def observation_input(item: Observation, service: ServiceRecord | None) -> Findi
         cve_ids=list(item.cve_ids),
         extra=extra,
     )
+
+
+def _web_parameter(item: Observation) -> str | None:
+    # A web observation's identity is "URL parameter"; the finding keeps them apart.
+    identity = item.identity or ""
+    url = item.url or ""
+    rest = identity[len(url) :].strip() if identity.startswith(url) else identity
+    return rest or None
 
 
 class DatabaseSink:
