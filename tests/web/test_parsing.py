@@ -108,6 +108,10 @@ def test_script_urls_and_json_api_calls() -> None:
 def test_urls_scope_and_patterns() -> None:
     assert normalise("HTTP://Example.COM:80/a/./b/../c?x=1#frag") == "http://example.com/a/c?x=1"
     assert normalise("https://h:443") == "https://h/"
+    # Non-ASCII and unsafe query characters are encoded as browsers do (servers refuse raw).
+    assert (
+        normalise("http://h/s?t=云州 x<y&a=%41") == "http://h/s?t=%E4%BA%91%E5%B7%9E%20x%3Cy&a=%41"
+    )
     assert pattern("GET", "http://h/news?id=1") == pattern("get", "http://h/news?id=500")
     assert pattern("GET", "http://h/news/2024/12345") == pattern("GET", "http://h/news/2025/99")
     assert pattern("GET", "http://h/news?id=1") != pattern("GET", "http://h/news?page=1")

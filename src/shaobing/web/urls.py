@@ -65,7 +65,10 @@ def normalise(url: str) -> str:
     if trailing and not path.endswith("/"):
         path += "/"
     path = quote(unquote(path), safe="/:@!$&'()*+,;=-._~%")
-    return urlunsplit((scheme, netloc, path, parts.query, ""))
+    # As browsers do: non-ASCII and unsafe characters of the query are percent-encoded
+    # (UTF-8); what is already encoded, and the separators, stay as they are.
+    query = quote(parts.query, safe="=&;%+/:?@!$'()*,~-._[]")
+    return urlunsplit((scheme, netloc, path, query, ""))
 
 
 def pattern(method: str, url: str, body_names: tuple[str, ...] = ()) -> str:
