@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from shaobing.templates.oob import OobUnavailable, template_needs_oob
 from shaobing.templates.runner import execute
 from shaobing.templates.validate import template_files, validate_file
 from tests.templates.conftest import MockHttp, context_for
@@ -41,6 +42,11 @@ def test_runnable_corpus_templates_execute_against_a_mock(http_target: MockHttp)
             continue
         if result.template.self_contained or "wait_for(" in file.read_text(encoding="utf-8"):
             continue  # time-based checks sleep on purpose
+        if template_needs_oob(result.template):
+            # Callback templates without SHAOBING_OOB_DOMAIN: refused, naming the setting.
+            with pytest.raises(OobUnavailable, match="SHAOBING_OOB_DOMAIN"):
+                execute(result.template, http_target.url, ctx)
+            continue
         execute(result.template, http_target.url, ctx)
         ran += 1
         if ran >= 250:

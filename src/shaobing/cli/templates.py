@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import typer
 
 from shaobing.cli.output import actor, err_console
-from shaobing.core.errors import ValidationError
+from shaobing.core.errors import ShaobingError, ValidationError
 from shaobing.core.i18n import t
 from shaobing.core.scope import Scope
 from shaobing.scan.context import RateLimiter, ScanContext, ScopeGate
@@ -101,20 +101,34 @@ def _scope_entry(target: str) -> str:
     return url
 
 
-def build_context(targets: list[str], timeout: float) -> ScanContext:
-    """A scan context whose scope is exactly ``targets`` (nothing else is reachable)."""
+def _resolver_host(value: str) -> str:
+    """The address of a ``host[:port]`` resolver (IPv6 in brackets when a port is given)."""
+    text = value.strip()
+    if text.startswith("["):
+        return text[1:].split("]", 1)[0]
+    if text.count(":") == 1:
+        return text.split(":", 1)[0]
+    return text
+
+
+def build_context(
+    targets: list[str], timeout: float, resolvers: list[str] | None = None
+) -> ScanContext:
+    """A scan context whose scope is exactly ``targets`` plus the DNS ``resolvers`` the
+    user named for dns templates (nothing else is reachable)."""
     try:
         entries = [_scope_entry(target) for target in targets]
     except TargetError as exc:
         raise ValidationError(t("templates.run.bad_target", target=exc.args[0])) from None
-    gate = ScopeGate(
-        Scope.from_strings(includes=entries),
-        client_id=0,
-        engagement_id=0,
-        audit_engine=None,
-        actor=actor(),
-    )
-    return ScanContext(gate, RateLimiter(0), timeout=timeout)
+    entries += [_resolver_host(value) for value in resolvers or []]
+    try:
+        scope = Scope.from_strings(includes=entries)
+    except ShaobingError:
+        bad = next((r for r in resolvers or [] if r not in targets), entries[-1])
+        raise ValidationError(t("templates.run.bad_target", target=bad)) from None
+    gate = ScopeGate(scope, client_id=0, engagement_id=0, audit_engine=None, actor=actor())
+    options = {"dns_resolvers": list(resolvers)} if resolvers else {}
+    return ScanContext(gate, RateLimiter(0), timeout=timeout, options=options)
 
 
 def _human(result: TemplateResult) -> str:
@@ -149,9 +163,15 @@ def run(
     include_exchange: Annotated[
         bool, typer.Option("--include-exchange", help=t("templates.cli.help_exchange"))
     ] = False,
+    resolver: Annotated[
+        list[str] | None, typer.Option("--resolver", help=t("templates.cli.help_resolver"))
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help=t("templates.cli.help_verbose"))
+    ] = False,
 ) -> None:
     """Run templates against targets; one line (or JSON object) per match."""
-    ctx = build_context(target, timeout)
+    ctx = build_context(target, timeout, list(resolver or []))
     templates: list[Template] = []
     refused = 0
     for file, root in _files(paths):
@@ -175,6 +195,15 @@ def run(
             report = execute(template, where, ctx)
         except TemplateNotRunnable:  # pragma: no cover - filtered above
             return
+        except ShaobingError as exc:
+            # Refused at run time (e.g. callbacks without SHAOBING_OOB_DOMAIN): one line.
+            with lock:
+                err_console.print(
+                    t("templates.cli.refused_template", path=template.path, reason=str(exc)),
+                    markup=False,
+                    soft_wrap=True,
+                )
+            return
         except Exception as exc:  # noqa: BLE001 - one bad template must not stop the run
             with lock:
                 err_console.print(
@@ -186,6 +215,13 @@ def run(
         with lock:
             counts["requests"] += report.requests
             counts["matches"] += len(report.results)
+            if verbose:
+                for note in report.notes:
+                    err_console.print(
+                        t("templates.cli.note_line", id=template.id, target=where, note=note),
+                        markup=False,
+                        soft_wrap=True,
+                    )
             for item in report.results:
                 if as_json:
                     line = result_line(item, include_exchange=include_exchange)

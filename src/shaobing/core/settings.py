@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
+# TCP/UDP port numbers (RFC 793, RFC 768); 0 binds any free port (used by tests).
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 def _default_home() -> Path:
@@ -36,6 +45,20 @@ class Settings(BaseSettings):
     vault_key_file: Path | None = None
     # nmap's service probe file, loaded as an extra identification database when present.
     nmap_service_probes: Path | None = None
+    # Out-of-band callbacks of templates (docs/oob-callbacks.md): the zone delegated to
+    # this host by an NS record; unset, templates that need callbacks are refused.
+    oob_domain: str | None = None
+    oob_listen: str = "0.0.0.0"  # noqa: S104 - callbacks arrive from the targets' networks
+    # Address in the A/AAAA answers; unset: the listen address, or the primary address.
+    oob_advertise: str | None = None
+    # The standard DNS port (RFC 1035); below 1024 binding needs root.
+    oob_dns_port: Port = 53
+    # Organisation-defined default: HTTP (80), LDAP (389) and the RMI registry (1099), the
+    # ports SSRF and JNDI (Log4j, fastjson) payloads call back to by default.
+    oob_tcp_ports: Annotated[list[Port], NoDecode] = Field(default_factory=lambda: [80, 389, 1099])
+    # Seconds to wait for callbacks after a request: Nuclei's default cooldown (5 s); the
+    # organisation-defined ceiling of 120 s keeps a template run bounded.
+    oob_wait: float = Field(default=5.0, ge=0, le=120)
 
     @field_validator("timezone")
     @classmethod
@@ -44,6 +67,35 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("oob_domain")
+    @classmethod
+    def _zone_name(cls, value: str | None) -> str | None:
+        text = (value or "").strip().rstrip(".").lower()
+        if not text:
+            return None
+        if not _DOMAIN.match(text):
+            raise ValueError(f"invalid callback domain {value!r}")
+        return text
+
+    @field_validator("oob_listen", "oob_advertise")
+    @classmethod
+    def _ip_address(cls, value: str | None) -> str | None:
+        # Sockets bind to, and DNS answers carry, addresses: a host name here is a mistake.
+        if value is None or not value.strip():
+            return None if value is None else value
+        return str(ipaddress.ip_address(value.strip()))
+
+    @field_validator("oob_tcp_ports", mode="before")
+    @classmethod
+    def _port_list(cls, value: Any) -> Any:
+        # The environment gives "80,389,1099" or a JSON list.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
     @field_validator("home")

@@ -2,8 +2,9 @@
 
 Every ``{{...}}`` marker and every DSL matcher/extractor expression is compiled once at
 load time, so an unknown helper function is reported by name (``dsl-function:foo``)
-instead of failing at run time; interactsh (out-of-band callbacks) needs a server this
-platform does not run and is reported as ``interactsh``.
+instead of failing at run time. ``{{interactsh-url}}`` and the ``interactsh_*`` parts are
+supported: the platform runs its own callback server (templates/oob); a template using
+them needs ``SHAOBING_OOB_DOMAIN`` at run time, which the run checks, not the loader.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from shaobing.templates.model import Unsupported
 _INNER_MARKER = re.compile(r"\{\{((?:(?!\{\{|\}\}).)+?)\}\}", re.DOTALL)
 _PLACEHOLDER = "__shaobing_marker__"
 MAX_MARKERS = 1000
-_INTERACTSH = re.compile(r"interactsh", re.IGNORECASE)
 _FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -57,8 +57,6 @@ def _unknown_name(exc: UnknownFunction) -> str:
 @lru_cache(maxsize=8192)
 def expression_features(expression: str) -> tuple[Unsupported, ...]:
     """Unsupported features of one DSL expression (empty when it compiles)."""
-    if _INTERACTSH.search(expression):
-        return (Unsupported("interactsh", t("templates.unsupported.interactsh")),)
     try:
         compiled = compile_expression(expression)
     except UnsupportedFunction as exc:
@@ -84,6 +82,4 @@ def text_features(text: str) -> list[Unsupported]:
     found: list[Unsupported] = []
     for expression in markers(text):
         found.extend(expression_features(expression))
-    if not found and _INTERACTSH.search(text):
-        found.append(Unsupported("interactsh", t("templates.unsupported.interactsh")))
     return found

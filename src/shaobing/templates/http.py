@@ -15,6 +15,7 @@ from shaobing.core.scope import ScopeRefused
 from shaobing.templates.dsl import render_markers
 from shaobing.templates.httpclient import Endpoint, HttpError, HttpResponse
 from shaobing.templates.model import HttpRequest
+from shaobing.templates.oob import request_texts_use_url, with_url
 from shaobing.templates.payloads import combinations
 from shaobing.templates.state import RunState
 from shaobing.templates.variables import response_variables, with_suffix
@@ -235,17 +236,37 @@ def _texts(block: HttpRequest) -> list[str]:
     return [*block.paths, *block.raw, block.body, *(v for _, v in block.headers)]
 
 
+def _uses_callback_url(state: RunState, block: HttpRequest) -> bool:
+    if not state.oob.needed:
+        return False
+    payload_values = [value for values in block.payloads.values() for value in values]
+    return request_texts_use_url([*_texts(block), *payload_values])
+
+
 def run_http_block(state: RunState, block: HttpRequest) -> bool:
-    """Run every request of ``block``; True when its matchers matched at least once."""
+    """Run every request of ``block``; True when its matchers matched at least once.
+
+    Raises OobUnavailable before anything is sent when the template needs out-of-band
+    callbacks and the callback server is not configured or cannot listen."""
     hit = False
+    if state.oob.needed:
+        state.oob.require()
+    callback_url = _uses_callback_url(state, block)
     items = list(block.raw) if block.raw else list(block.paths)
     for payload in combinations(block.payloads, block.attack):
         for extra in state.iterations(_texts(block), block.iterate_all):
             accumulated: dict[str, Any] = {}
+            # Correlation ids of this sequence of requests (req-condition reads them all).
+            sequence_ids: list[str] = []
             for number, item in enumerate(items, 1):
                 if state.ctx.should_stop():
                     return hit
                 values = {**state.base_variables(), **payload, **extra, **accumulated}
+                if callback_url:
+                    # A fresh id per request; every marker of the request shares it.
+                    correlation_id, url = state.oob.new_url()
+                    sequence_ids.append(correlation_id)
+                    values.update(with_url(payload, url))
                 missing: set[str] = set()
 
                 def render(
@@ -288,6 +309,7 @@ def run_http_block(state: RunState, block: HttpRequest) -> bool:
                     variables,
                     raw=raw_parts,
                     match=last or not block.req_condition,
+                    oob_ids=sequence_ids if block.req_condition else sequence_ids[-1:],
                 )
                 if evaluation.found:
                     hit = True

@@ -4,17 +4,28 @@ A file either loads (possibly with a list of unsupported features, each with its
 or raises :class:`TemplateError` with one Chinese line naming the file and the problem.
 Nothing is dropped silently: unknown protocol sections, unknown request fields and
 features the engine refuses to run (``unsafe``, ``race``, ``pipeline``, ``javascript``,
-``code``, ``headless``, ...) are listed in ``Template.unsupported``.
+``code``, ``headless``, dns ``trace``, what the local OpenSSL cannot offer, ...) are
+listed in ``Template.unsupported``.
 """
 
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from shaobing.core.i18n import t
+from shaobing.templates.ciphers import (
+    CIPHER_TYPES,
+    SCAN_MODES,
+    VERSIONS,
+    code_for,
+    usable_suites,
+    version_available,
+)
+from shaobing.templates.dnscodec import QUERY_CLASSES, QUERY_TYPES
 from shaobing.templates.dsl import safe_regex
 from shaobing.templates.dsl.errors import HelperFailure
 from shaobing.templates.features import expression_features, text_features
@@ -23,6 +34,7 @@ from shaobing.templates.jsonpath import JsonPathError, compile_path
 from shaobing.templates.model import (
     SEVERITIES,
     Classification,
+    DnsRequest,
     Extractor,
     HttpRequest,
     Info,
@@ -30,6 +42,7 @@ from shaobing.templates.model import (
     NetworkInput,
     NetworkRequest,
     Operators,
+    SslRequest,
     Template,
     Unsupported,
 )
@@ -66,6 +79,21 @@ _NETWORK_FIELDS = frozenset(
         "matchers-condition", "attack", "payloads", "id", "name", "exclude-ports",
     }
 )  # fmt: skip
+_SSL_FIELDS = frozenset(
+    {
+        "address", "min_version", "max_version", "cipher_suites", "scan_mode",
+        "tls_version_enum", "tls_cipher_enum", "tls_cipher_types", "matchers",
+        "extractors", "matchers-condition", "id",
+    }
+)  # fmt: skip
+# "threads" and "attack" only shape payload runs, which dns blocks refuse anyway.
+_DNS_FIELDS = frozenset(
+    {
+        "name", "type", "class", "recursion", "retries", "trace", "trace-max-recursion",
+        "resolvers", "matchers", "extractors", "matchers-condition", "id", "attack",
+        "payloads", "threads",
+    }
+)  # fmt: skip
 _MATCHER_VALUES = {"word": "words", "regex": "regex", "binary": "binary", "dsl": "dsl"}
 _MATCHER_VALUES["xpath"] = "xpath"
 _EXTRACTOR_VALUES = {"regex": "regex", "kval": "kval", "json": "json", "xpath": "xpath"}
@@ -81,8 +109,9 @@ class _Context:
         self.root = root
         self.unsupported: list[Unsupported] = []
 
-    def refuse(self, feature: str, key: str, **params: object) -> None:
-        self.unsupported.append(Unsupported(feature, t(f"templates.unsupported.{key}", **params)))
+    def refuse(self, feature: str, key: str, *, area: str = "templates", **params: object) -> None:
+        """Record ``feature`` as unsupported, with the reason ``<area>.unsupported.<key>``."""
+        self.unsupported.append(Unsupported(feature, t(f"{area}.unsupported.{key}", **params)))
 
     def error(self, key: str, **params: object) -> TemplateError:
         return TemplateError(self.path, t(f"templates.error.{key}", **params))
@@ -225,8 +254,6 @@ def _matcher(ctx: _Context, raw: dict[str, Any], where: str) -> Matcher | None:
         "name": _text(raw["name"]) if raw.get("name") else None,
         "encoding": _text(raw["encoding"]).lower() if raw.get("encoding") else None,
     }
-    if common["part"] and "interactsh" in common["part"]:
-        ctx.refuse("interactsh", "interactsh")
     if kind == "status":
         codes = tuple(_int(ctx, v, f"{where}.status", high=999) for v in _texts(raw.get("status")))
         return Matcher(status=codes, **common)
@@ -289,8 +316,6 @@ def _extractor(ctx: _Context, raw: dict[str, Any], where: str) -> Extractor | No
     fold = _flag(ctx, raw, "case-insensitive", where)
     _check_values(ctx, kind, values, fold)
     part = _text(raw["part"]).strip() if raw.get("part") else None
-    if (part and "interactsh" in part) or any("interactsh" in v for v in values):
-        ctx.refuse("interactsh", "interactsh")
     attribute = raw.get("attribute")
     return Extractor(
         type=kind,
@@ -469,6 +494,126 @@ def _network(ctx: _Context, index: int, raw: dict[str, Any]) -> NetworkRequest:
     )
 
 
+# --------------------------------------------------------------------------- ssl
+
+
+def _ssl_versions(ctx: _Context, raw: dict[str, Any], where: str) -> tuple[str | None, str | None]:
+    found: list[str | None] = []
+    for key in ("min_version", "max_version"):
+        value = _text(raw.get(key)).strip().lower() or None
+        if value is not None and value not in VERSIONS:
+            ctx.refuse(f"ssl-version:{value}", "version", area="templates_ssl", version=value)
+            value = None
+        found.append(value)
+    low, high = found
+    if low and high and VERSIONS.index(low) > VERSIONS.index(high):
+        detail = t("templates_ssl.error.version_order", low=low, high=high)
+        raise ctx.error("field", field=f"{where}.min_version", detail=detail)
+    span = VERSIONS[VERSIONS.index(low or VERSIONS[0]) : VERSIONS.index(high or VERSIONS[-1]) + 1]
+    if not any(version_available(version) for version in span):
+        ctx.refuse(
+            f"ssl-version:{high or low}",
+            "version_unavailable",
+            area="templates_ssl",
+            versions=", ".join(span),
+            openssl=ssl.OPENSSL_VERSION,
+        )
+    return low, high
+
+
+def _ssl_ciphers(ctx: _Context, raw: dict[str, Any]) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in _texts(raw.get("cipher_suites")) if name.strip())
+    known: list[str] = []
+    for name in names:
+        if code_for(name) is None:
+            ctx.refuse(f"ssl-cipher:{name}", "cipher", area="templates_ssl", name=name)
+        else:
+            known.append(name)
+    usable, missing = usable_suites(known)
+    # Some offerable suites are enough (the others are named in the run's notes); none
+    # at all would leave nothing to offer for TLS 1.2 and older.
+    if missing and not usable:
+        ctx.refuse(
+            f"ssl-cipher-unavailable:{missing[0]}",
+            "cipher_unavailable",
+            area="templates_ssl",
+            names=", ".join(missing[:10]),
+            openssl=ssl.OPENSSL_VERSION,
+        )
+    return names
+
+
+def _ssl(ctx: _Context, index: int, raw: dict[str, Any]) -> SslRequest:
+    where = f"ssl[{index}]"
+    for key in raw:
+        if key not in _SSL_FIELDS:
+            ctx.refuse(f"ssl-field:{key}", "field", area="templates_ssl", field=key)
+    address = _text(raw.get("address") or "{{Host}}:{{Port}}").strip()
+    ctx.texts([address])
+    low, high = _ssl_versions(ctx, raw, where)
+    scan_mode = _text(raw.get("scan_mode") or "auto").strip().lower()
+    if scan_mode not in SCAN_MODES:
+        ctx.refuse(f"ssl-scan-mode:{scan_mode}", "scan_mode", area="templates_ssl", mode=scan_mode)
+    cipher_types = tuple(v.strip().lower() for v in _texts(raw.get("tls_cipher_types")))
+    for value in cipher_types:
+        if value not in CIPHER_TYPES:
+            ctx.refuse(f"ssl-cipher-type:{value}", "cipher_type", area="templates_ssl", value=value)
+    cipher_enum = _flag(ctx, raw, "tls_cipher_enum", where)
+    return SslRequest(
+        index=index,
+        operators=_operators(ctx, raw, where),
+        address=address,
+        min_version=low,
+        max_version=high,
+        cipher_suites=_ssl_ciphers(ctx, raw),
+        scan_mode=scan_mode,
+        # Nuclei enumerates the versions first whenever it enumerates cipher suites.
+        version_enum=cipher_enum or _flag(ctx, raw, "tls_version_enum", where),
+        cipher_enum=cipher_enum,
+        cipher_types=cipher_types,
+        name=_text(raw["id"]) if raw.get("id") else None,
+    )
+
+
+# --------------------------------------------------------------------------- dns
+
+
+def _dns(ctx: _Context, index: int, raw: dict[str, Any]) -> DnsRequest:
+    where = f"dns[{index}]"
+    for key in raw:
+        if key not in _DNS_FIELDS:
+            ctx.refuse(f"dns-field:{key}", "field", area="templates_dns", field=key)
+    if raw.get("payloads"):
+        ctx.refuse("dns-payloads", "payloads", area="templates_dns")
+    if _flag(ctx, raw, "trace", where):
+        ctx.refuse("dns-trace", "trace", area="templates_dns")
+    query = _text(raw.get("name")).strip()
+    if not query:
+        raise ctx.error("field", field=f"{where}.name", detail=t("templates.error.empty"))
+    ctx.texts([query])
+    qtype = _text(raw.get("type") or "A").strip().upper()
+    if qtype not in QUERY_TYPES:
+        ctx.refuse(f"dns-type:{qtype}", "type", area="templates_dns", type=qtype)
+    qclass = _text(raw.get("class") or "inet").strip().lower()
+    if qclass not in QUERY_CLASSES:
+        ctx.refuse(f"dns-class:{qclass}", "class", area="templates_dns", value=qclass)
+    resolvers = tuple(r.strip() for r in _texts(raw.get("resolvers")) if r.strip())
+    ctx.texts(resolvers)
+    recursion = raw.get("recursion")
+    return DnsRequest(
+        index=index,
+        operators=_operators(ctx, raw, where),
+        query=query,
+        qtype=qtype if qtype in QUERY_TYPES else "A",
+        qclass=qclass if qclass in QUERY_CLASSES else "inet",
+        recursion=True if recursion is None else _flag(ctx, raw, "recursion", where),
+        # Nuclei reads 0 (or no value) as its default of 3 tries.
+        retries=_int(ctx, raw.get("retries") or 0, f"{where}.retries", high=10) or 3,
+        resolvers=resolvers,
+        name=_text(raw["id"]) if raw.get("id") else None,
+    )
+
+
 # ------------------------------------------------------------------------ template
 
 
@@ -496,7 +641,6 @@ def _sections(ctx: _Context, data: dict[str, Any]) -> list[str]:
         elif key in ("tcp", "network"):
             protocols.append("tcp")
         elif key in ("ssl", "dns"):
-            ctx.refuse(key, f"section_{key}")
             protocols.append(key)
     return protocols
 
@@ -506,13 +650,9 @@ def _flow(ctx: _Context, raw: Any) -> str | None:
         return None
     text = _text(raw)
     try:
-        flow = parse_flow(text)
+        parse_flow(text)
     except FlowError:
         ctx.refuse("flow-javascript", "flow_javascript")
-        return text
-    for call in flow.calls():
-        if call.protocol in ("ssl", "dns"):
-            ctx.refuse(call.protocol, f"section_{call.protocol}")
     return text
 
 
@@ -541,6 +681,12 @@ def load_template(path: str | Path, *, root: str | Path | None = None) -> Templa
     network = tuple(
         _network(ctx, i, raw) for i, raw in enumerate(_list_of_dicts(ctx, network_blocks, "tcp"))
     )
+    ssl_blocks = tuple(
+        _ssl(ctx, i, raw) for i, raw in enumerate(_list_of_dicts(ctx, data.get("ssl"), "ssl"))
+    )
+    dns_blocks = tuple(
+        _dns(ctx, i, raw) for i, raw in enumerate(_list_of_dicts(ctx, data.get("dns"), "dns"))
+    )
     if not protocols:
         ctx.refuse("no-request", "no_request")
     return Template(
@@ -550,6 +696,8 @@ def load_template(path: str | Path, *, root: str | Path | None = None) -> Templa
         variables=_variables(ctx, data.get("variables")),
         http=http,
         network=network,
+        ssl=ssl_blocks,
+        dns=dns_blocks,
         flow=_flow(ctx, data.get("flow")),
         self_contained=_flag(ctx, data, "self-contained", "template"),
         protocols=tuple(protocols),

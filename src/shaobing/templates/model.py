@@ -138,6 +138,42 @@ class NetworkRequest:
 
 
 @dataclass(frozen=True)
+class SslRequest:
+    """One entry of the ``ssl`` list (Nuclei's ssl protocol): a TLS handshake and the
+    certificate facts, optionally enumerating versions and cipher suites."""
+
+    index: int
+    operators: Operators
+    address: str = "{{Host}}:{{Port}}"
+    min_version: str | None = None
+    max_version: str | None = None
+    cipher_suites: tuple[str, ...] = ()
+    scan_mode: str = "auto"
+    version_enum: bool = False
+    cipher_enum: bool = False
+    cipher_types: tuple[str, ...] = ()
+    name: str | None = None
+    """The block's ``id`` (``ssl("id")`` in a flow)."""
+
+
+@dataclass(frozen=True)
+class DnsRequest:
+    """One entry of the ``dns`` list (Nuclei's dns protocol). ``query`` holds the
+    template's ``name`` field (the name to look up); ``name`` is the block's ``id``, as
+    for the other request kinds."""
+
+    index: int
+    operators: Operators
+    query: str = "{{FQDN}}"
+    qtype: str = "A"
+    qclass: str = "inet"
+    recursion: bool = True
+    retries: int = 3
+    resolvers: tuple[str, ...] = ()
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """A feature the template uses that the engine does not run, with the reason."""
 
@@ -155,6 +191,8 @@ class Template:
     variables: tuple[tuple[str, str], ...] = ()
     http: tuple[HttpRequest, ...] = ()
     network: tuple[NetworkRequest, ...] = ()
+    ssl: tuple[SslRequest, ...] = ()
+    dns: tuple[DnsRequest, ...] = ()
     flow: str | None = None
     self_contained: bool = False
     protocols: tuple[str, ...] = ()

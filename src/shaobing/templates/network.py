@@ -13,6 +13,7 @@ from shaobing.core.scope import ScopeRefused
 from shaobing.templates.dsl import interpolate, unresolved
 from shaobing.templates.httpclient import TLS_CONTEXT
 from shaobing.templates.model import NetworkRequest
+from shaobing.templates.oob import request_texts_use_url, with_url
 from shaobing.templates.state import RunState
 
 MAX_READ_ALL = 1024 * 1024
@@ -84,8 +85,14 @@ def _exchange(
 
 
 def run_network_block(state: RunState, block: NetworkRequest) -> bool:
-    """Run ``block`` against each of its hosts; True when its matchers matched."""
+    """Run ``block`` against each of its hosts; True when its matchers matched.
+
+    Raises OobUnavailable before anything is sent when the template needs out-of-band
+    callbacks and the callback server is not configured or cannot listen."""
     hit = False
+    if state.oob.needed:
+        state.oob.require()
+    callback_url = state.oob.needed and request_texts_use_url(i.data for i in block.inputs)
     values = state.base_variables()
     target = urlsplit(state.target if "://" in state.target else f"//{state.target}")
     try:
@@ -100,8 +107,15 @@ def run_network_block(state: RunState, block: NetworkRequest) -> bool:
         for tls, host, port in _address(interpolate(host_text, values), block, target_port):
             if state.ctx.should_stop():
                 return hit
+            exchange_values = values
+            oob_ids: list[str] = []
+            if callback_url:
+                # A fresh id per exchange; every input of the exchange shares it.
+                correlation_id, url = state.oob.new_url()
+                oob_ids.append(correlation_id)
+                exchange_values = {**values, **with_url({}, url)}
             try:
-                data, request, named = _exchange(state, block, tls, host, port, values)
+                data, request, named = _exchange(state, block, tls, host, port, exchange_values)
             except ScopeRefused as exc:
                 state.note(t("templates.run.refused", detail=exc.message))
                 continue
@@ -111,7 +125,7 @@ def run_network_block(state: RunState, block: NetworkRequest) -> bool:
             text = data.decode("utf-8", errors="replace")
             shown = f"[{host}]" if ":" in host else host
             variables: dict[str, Any] = {
-                **values,
+                **exchange_values,
                 "data": text,
                 "body": text,
                 "raw": text,
@@ -124,7 +138,9 @@ def run_network_block(state: RunState, block: NetworkRequest) -> bool:
             for name, chunk in named.items():
                 variables[name] = chunk.decode("utf-8", errors="replace")
                 raw[name] = chunk
-            evaluation = state.evaluate(block.operators, variables, default_part="data", raw=raw)
+            evaluation = state.evaluate(
+                block.operators, variables, default_part="data", raw=raw, oob_ids=oob_ids
+            )
             if evaluation.found:
                 hit = True
                 state.report(

@@ -63,6 +63,18 @@ def result_record(result: TemplateResult, *, include_exchange: bool = False) -> 
     if include_exchange:
         record["request"] = result.request
         record["response"] = result.response
+    if result.interactions:
+        # Nuclei reports the callback that proved an out-of-band match as "interaction".
+        first = result.interactions[0]
+        record["interaction"] = {
+            "protocol": first.protocol,
+            "unique-id": first.correlation_id,
+            "full-id": first.correlation_id,
+            "raw-request": first.request,
+            "raw-response": first.response,
+            "remote-address": first.remote_address,
+            "timestamp": first.timestamp.isoformat(),
+        }
     return record
 
 

@@ -1,22 +1,27 @@
 """Run a loaded template against one target through a scan context.
 
 Every connection goes through the context (``ctx.connect``), so the scope guard and the
-rate limit apply to each request, redirect and TCP exchange. Templates with unsupported
-features are refused with the list of reasons, never run in part.
+rate limit apply to each request, redirect, TCP exchange, TLS handshake and DNS query
+(whose resolver must be in scope too). Templates with unsupported features are refused
+with the list of reasons, never run in part.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
 from shaobing.scan.checks import CheckContext
+from shaobing.templates.dns import run_dns_block
 from shaobing.templates.flow import Call, parse_flow
 from shaobing.templates.http import run_http_block
 from shaobing.templates.model import Template
 from shaobing.templates.network import run_network_block
 from shaobing.templates.state import RunState, TemplateResult
+from shaobing.templates.tls import run_ssl_block
 from shaobing.templates.variables import (
     TargetError,
     normalise_target,
@@ -40,8 +45,19 @@ class RunReport:
     requests: int = 0
 
 
+def _protocol(template: Template, protocol: str) -> tuple[Sequence[Any], Callable[..., bool]]:
+    """The request blocks of ``protocol`` and the function that runs one of them."""
+    if protocol == "http":
+        return template.http, run_http_block
+    if protocol == "ssl":
+        return template.ssl, run_ssl_block
+    if protocol == "dns":
+        return template.dns, run_dns_block
+    return template.network, run_network_block
+
+
 def _flow_call(state: RunState, call: Call) -> bool:
-    blocks = state.template.http if call.protocol == "http" else state.template.network
+    blocks, run_block = _protocol(state.template, call.protocol)
     if call.selector is None:
         chosen = list(blocks)
     elif isinstance(call.selector, int):
@@ -53,10 +69,7 @@ def _flow_call(state: RunState, call: Call) -> bool:
         return False
     hit = False
     for block in chosen:
-        if call.protocol == "http":
-            hit = run_http_block(state, block) or hit  # type: ignore[arg-type]
-        else:
-            hit = run_network_block(state, block) or hit  # type: ignore[arg-type]
+        hit = run_block(state, block) or hit
     return hit
 
 
@@ -78,10 +91,11 @@ def execute(template: Template, target: str, ctx: CheckContext) -> RunReport:
         if template.flow:
             parse_flow(template.flow).run(lambda call: _flow_call(state, call))
         else:
-            for block in template.http:
-                run_http_block(state, block)
-            for network in template.network:
-                run_network_block(state, network)
+            # http and tcp keep their order; ssl and dns blocks run after them.
+            for protocol in ("http", "tcp", "ssl", "dns"):
+                blocks, run_block = _protocol(template, protocol)
+                for block in blocks:
+                    run_block(state, block)
     finally:
         state.client.close()
     return RunReport(state.results, state.notes, state.requests)

@@ -4,7 +4,7 @@ the HTTP client and cookie jar, and the results found so far."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +15,8 @@ from shaobing.templates.extractors import extract
 from shaobing.templates.httpclient import HttpClient
 from shaobing.templates.matchers import MatchOutcome, evaluate_matchers
 from shaobing.templates.model import Operators, Template
+from shaobing.templates.oob.engine import OobRun, interaction_variables
+from shaobing.templates.oob.registry import Interaction
 
 # Longest request/response text kept in a result (the rest is cut, marked with "...").
 MAX_EVIDENCE = 4096
@@ -43,6 +45,8 @@ class TemplateResult:
     request: str = ""
     response: str = ""
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    interactions: list[Interaction] = field(default_factory=list)
+    """Out-of-band callbacks the match relied on (evidence: protocol, peer, time)."""
 
 
 @dataclass
@@ -54,6 +58,8 @@ class Evaluation:
     """Values of the non-internal extractors (reported)."""
     found: bool
     """Whether the block counts as a hit (matched, or an extractor-only block found values)."""
+    interactions: tuple[Interaction, ...] = ()
+    """The out-of-band callbacks the matchers and extractors saw."""
 
 
 class RunState:
@@ -72,6 +78,7 @@ class RunState:
         self.client = HttpClient(ctx)
         self.cookies: dict[str, dict[str, str]] = {}
         self.requests = 0
+        self.oob = OobRun(template, variables)
 
     def note(self, text: str) -> None:
         """Record why something was not sent or not read (shown with --verbose output)."""
@@ -108,8 +115,26 @@ class RunState:
         default_part: str = "body",
         raw: Mapping[str, bytes] | None = None,
         match: bool = True,
+        oob_ids: Iterable[str] = (),
     ) -> Evaluation:
-        """Run extractors (named values become variables) then matchers."""
+        """Run extractors (named values become variables) then matchers.
+
+        When the template uses callbacks, the ``interactsh_*`` variables are set first:
+        the callbacks of ``oob_ids`` (the request's correlation ids) and of the run's own
+        ids, waited for when the operators read them."""
+        interactions: tuple[Interaction, ...] = ()
+        if self.oob.needed:
+            variables.update(interaction_variables(()))
+            found = self.oob.interactions(
+                operators,
+                variables,
+                oob_ids,
+                default_part=default_part,
+                raw=raw,
+                match_now=match,
+            )
+            interactions = tuple(found)
+            variables.update(interaction_variables(interactions))
         reported: list[str] = []
         any_values = False
         for extractor in operators.extractors:
@@ -124,11 +149,12 @@ class RunState:
                 reported.extend(values)
         reported = list(dict.fromkeys(reported))
         if not match:
-            return Evaluation(MatchOutcome(False), reported, False)
+            return Evaluation(MatchOutcome(False), reported, False, interactions)
         if operators.matchers:
             outcome = evaluate_matchers(operators, variables, default_part=default_part, raw=raw)
-            return Evaluation(outcome, reported, outcome.matched)
-        return Evaluation(MatchOutcome(any_values, (), bool(reported)), reported, any_values)
+            return Evaluation(outcome, reported, outcome.matched, interactions)
+        outcome = MatchOutcome(any_values, (), bool(reported))
+        return Evaluation(outcome, reported, any_values, interactions)
 
     def report(
         self,
@@ -168,6 +194,7 @@ class RunState:
                     matcher_name=name,
                     request=clip(request),
                     response=clip(response),
+                    interactions=list(evaluation.interactions),
                 )
             )
 

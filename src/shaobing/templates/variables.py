@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from shaobing.templates.dsl import interpolate
 from shaobing.templates.httpclient import DEFAULT_PORTS, HttpResponse
 from shaobing.templates.model import Template
+from shaobing.templates.oob import allocate_url, request_texts_use_url, with_url
 
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -122,8 +123,16 @@ def with_suffix(values: Mapping[str, Any], number: int) -> dict[str, Any]:
 
 
 def template_variables(template: Template, base: Mapping[str, Any]) -> dict[str, Any]:
-    """Evaluate the template's ``variables`` in order (each may use the ones before)."""
+    """Evaluate the template's ``variables`` in order (each may use the ones before).
+
+    ``{{interactsh-url}}`` in them is one callback host name for the whole run (its id
+    belongs to every request); without a configured zone it stays unresolved and the
+    run is refused before any request."""
     values: dict[str, Any] = dict(base)
+    if request_texts_use_url(raw for _, raw in template.variables):
+        url = allocate_url()
+        if url is not None:
+            values.update(with_url({}, url))
     out: dict[str, Any] = {}
     for name, raw in template.variables:
         text = interpolate(raw, values)

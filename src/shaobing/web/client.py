@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
@@ -261,6 +262,8 @@ class WebClient:
         self._lock = threading.Lock()
         self.requests = 0
         self.errors = 0
+        self.observers: list[Callable[[WebResponse], None]] = []
+        """Called with every response (the scan's passive checks)."""
 
     def _http(self) -> HttpClient:
         client: HttpClient | None = getattr(self._local, "client", None)
@@ -343,6 +346,8 @@ class WebClient:
             response = _wrap(prepared, raw, history)
             if store_cookies:
                 self.cookies.update(response.url, response.header_values("set-cookie"))
+            for observer in self.observers:
+                observer(response)
             target = response.location
             if not follow or response.status not in (301, 302, 303, 307, 308) or not target:
                 return response

@@ -152,6 +152,10 @@ class WebScanner:
         self.checks_run: set[str] = set()
         self.tested_points = 0
         self._seen: set[tuple[str, str]] = set()
+        self._attacking = False
+        # Every response (login, crawl, site probes; payload answers for the checks that
+        # want them) passes the passive checks.
+        self.client.observers.append(self._passive)
 
     # ------------------------------------------------------------------ helpers
     def _error(self, text: str) -> None:
@@ -174,7 +178,10 @@ class WebScanner:
             self._error(f"{check_id}: {exc}")
 
     def _passive(self, response: WebResponse) -> None:
-        for check in self._allowed(passive_checks()):
+        checks = self._allowed(passive_checks())
+        if self._attacking:
+            checks = [c for c in checks if c.on_attacks]
+        for check in checks:
             try:
                 self._add(check.observe(response, self.state), check.id)
             except Exception as exc:  # noqa: BLE001 - one faulty check must not end the scan
@@ -214,7 +221,7 @@ class WebScanner:
             workers=self.options.workers,
             allow_destructive=self.options.allow_destructive,
         )
-        crawler = Crawler(self.client, crawl_options, on_response=self._passive, retry=self._retry)
+        crawler = Crawler(self.client, crawl_options, retry=self._retry)
         if self.options.login_url:
             # Logging in is done; the crawler must not post the login form again.
             crawler.offer(WebRequest("GET", self.options.login_url), 0)
@@ -305,6 +312,7 @@ class WebScanner:
         checks: list[PointCheck] = self._allowed(point_checks())
         if not checks:
             return
+        self._attacking = True
         tasks = [(request, point) for request, points in self._work() for point in points]
         self.tested_points = len(tasks)
         done = 0

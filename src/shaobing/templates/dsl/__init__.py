@@ -17,7 +17,7 @@ from shaobing.templates.dsl.errors import (
     UnsupportedFunction,
 )
 from shaobing.templates.dsl.evaluator import Expression, compile_expression, evaluate
-from shaobing.templates.dsl.helpers import HELPERS, UNSUPPORTED, make_randstr
+from shaobing.templates.dsl.helpers import HELPERS, UNSUPPORTED, make_randstr, random_text
 from shaobing.templates.dsl.interpolate import interpolate, render_markers, unresolved
 from shaobing.templates.dsl.regex import safe_regex
 from shaobing.templates.dsl.values import render, truthy
@@ -39,6 +39,7 @@ __all__ = [
     "evaluate",
     "interpolate",
     "make_randstr",
+    "random_text",
     "render",
     "render_markers",
     "safe_regex",

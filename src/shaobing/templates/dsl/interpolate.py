@@ -21,6 +21,8 @@ from shaobing.templates.dsl.values import render
 MAX_NESTING = 16
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][\w.\-]*")
+_BRACE = re.compile(r"[{}]")
+_FLAT_MARKER = re.compile(r"\{\{([^{}]*)\}\}")
 
 
 def _resolve(content: str, variables: Mapping[str, Any], missing: set[str]) -> str:
@@ -50,6 +52,12 @@ def render_markers(text: str, variables: Mapping[str, Any]) -> tuple[str, set[st
     missing: set[str] = set()
     if "{{" not in text:
         return text, missing
+    # Usual case: markers without braces inside and no other brace in the text. One regex
+    # split then gives exactly what the scan below gives, without a loop turn per piece.
+    pieces = _FLAT_MARKER.split(text)
+    if not any("{" in plain or "}" in plain for plain in pieces[0::2]):
+        pieces[1::2] = [_resolve(content, variables, missing) for content in pieces[1::2]]
+        return "".join(pieces), missing
     stack: list[list[str]] = [[]]
     i, n = 0, len(text)
     while i < n:
@@ -61,10 +69,10 @@ def render_markers(text: str, variables: Mapping[str, Any]) -> tuple[str, set[st
             stack[-1].append(_resolve(content, variables, missing))
             i += 2
         else:
-            # Copy plain runs in one step; markers are rare in long bodies.
-            j = i + 1
-            while j < n and text[j] not in "{}":
-                j += 1
+            # Copy plain runs in one step (found by the regex engine, not a loop per
+            # character); markers are rare in long bodies.
+            brace = _BRACE.search(text, i + 1)
+            j = brace.start() if brace is not None else n
             stack[-1].append(text[i:j])
             i = j
     while len(stack) > 1:

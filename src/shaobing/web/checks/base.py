@@ -88,6 +88,7 @@ class Probe:
         self.request = request
         self.point = point
         self._baseline: WebResponse | None = None
+        self._samples: list[WebResponse] = []
         self._timings: list[float] = []
 
     @property
@@ -99,8 +100,20 @@ class Probe:
         """The unmodified request's response (fetched once)."""
         if self._baseline is None:
             self._baseline = self.client.send(self.request)
+            self._samples.append(self._baseline)
             self._timings.append(self._baseline.duration)
         return self._baseline
+
+    def baselines(self, count: int) -> list[WebResponse]:
+        """At least ``count`` responses of the unmodified request, the first being
+        :meth:`baseline` (more are sent as needed; their durations join the timing sample,
+        so a page's stability check and its latency bound share requests)."""
+        self.baseline()
+        while len(self._samples) < count:
+            response = self.client.send(self.request)
+            self._samples.append(response)
+            self._timings.append(response.duration)
+        return list(self._samples)
 
     def send(
         self, payload: str, *, append: bool = False, timeout: float | None = None
@@ -115,9 +128,7 @@ class Probe:
 
     def timing_sample(self, count: int) -> list[float]:
         """At least ``count`` durations of the unmodified request (more are sent as needed)."""
-        self.baseline()
-        while len(self._timings) < count:
-            self._timings.append(self.client.send(self.request).duration)
+        self.baselines(count)
         return list(self._timings)
 
     def latency_bound(self, count: int = 3) -> float:
@@ -151,6 +162,9 @@ class PassiveCheck(ABC):
     safety: ClassVar[Safety] = Safety.PASSIVE
     kinds: ClassVar[tuple[str, ...]] = ()
     """Finding classes this check can report (a complete re-scan closes only these)."""
+    on_attacks: ClassVar[bool] = False
+    """Also look at the responses to payloads (e.g. an error page a bad value provokes);
+    most passive checks only need the pages as crawled."""
 
     @abstractmethod
     def observe(self, response: WebResponse, state: ScanState) -> Iterator[WebIssue]:

@@ -18,7 +18,7 @@ from shaobing.templates.dsl.helpers import (  # noqa: F401 - imported to registe
     timefmt,
     versions,
 )
-from shaobing.templates.dsl.helpers.randomness import make_randstr
+from shaobing.templates.dsl.helpers.randomness import make_randstr, random_text
 from shaobing.templates.dsl.helpers.registry import HELPERS as _REGISTERED
 from shaobing.templates.dsl.helpers.registry import Helper
 
@@ -44,4 +44,4 @@ UNSUPPORTED: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
     }
 )
 
-__all__ = ["HELPERS", "UNSUPPORTED", "Helper", "make_randstr"]
+__all__ = ["HELPERS", "UNSUPPORTED", "Helper", "make_randstr", "random_text"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 import string
 from typing import Any
@@ -23,10 +24,34 @@ def _length(value: Any) -> int:
     return length
 
 
+def random_text(charset: str, length: int) -> str:
+    """``length`` characters drawn uniformly from ``charset`` with the OS generator.
+
+    The bytes come from one ``os.urandom`` call per string rather than one per character
+    (each call is a system call that also hands the GIL to another thread); bytes at or
+    above the largest multiple of the charset's size are dropped, so every character stays
+    equally likely. Charsets longer than 256 characters draw per character.
+    """
+    size = len(charset)
+    if size > 256:
+        return "".join(secrets.choice(charset) for _ in range(length))
+    limit = 256 - 256 % size
+    out: list[str] = []
+    while len(out) < length:
+        # A little more than needed, so one draw nearly always suffices.
+        wanted = length - len(out)
+        for byte in os.urandom(wanted + wanted // 4 + 4):
+            if byte < limit:
+                out.append(charset[byte % size])
+                if len(out) == length:
+                    break
+    return "".join(out)
+
+
 def _sequence(charset: str, length: int) -> str:
     if not charset:
         raise HelperFailure(detail("bad_argument", value="''"))
-    return "".join(secrets.choice(charset) for _ in range(length))
+    return random_text(charset, length)
 
 
 def _without(charset: str, args: list[Any]) -> str:
