@@ -69,6 +69,8 @@ def _print(data: dict[str, Any]) -> None:
     skipped = stats.get("skipped_destructive") or []
     if skipped:
         err_console.print(t("web.cli.skipped", count=len(skipped)), markup=False)
+    for note in stats.get("notes") or []:
+        err_console.print(t("web.cli.note", note=note), markup=False)
     if stats.get("errors"):
         sample = (stats.get("error_samples") or [""])[0]
         err_console.print(t("web.cli.errors", count=stats["errors"], sample=sample), markup=False)

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     # Seconds to wait for callbacks after a request: Nuclei's default cooldown (5 s); the
     # organisation-defined ceiling of 120 s keeps a template run bounded.
     oob_wait: float = Field(default=5.0, ge=0, le=120)
+    # The web scanner's SSRF/RFI listener: "auto" binds the address this host uses to reach
+    # the target (any free port), "off" disables those two checks, anything else is the
+    # address to bind. Organisation-defined default: auto (the target usually reaches the
+    # scanner the way the scanner reaches it).
+    web_callback: str = "auto"
+    web_callback_port: Port = 0
+    # Address:port the target must use when NAT or a container hides the bound one.
+    web_callback_advertise: str | None = None
 
     @field_validator("timezone")
     @classmethod

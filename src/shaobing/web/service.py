@@ -37,6 +37,7 @@ from shaobing.findings.models import Finding
 from shaobing.scan.context import RateLimiter, ScanContext, ScopeGate
 from shaobing.scan.models import ScanRun, ScanStatus
 from shaobing.scan.policy import Policy, get_policy
+from shaobing.web.callback import HttpCallback, callback_for
 from shaobing.web.checks.base import (
     PassiveCheck,
     PointCheck,
@@ -332,12 +333,21 @@ def execute_webscan(
         session.expunge(run)
     policy = get_policy(run.policy)
     ctx = _context(engine, run, policy, options.timeout, actor)
+    owned = None
+    notes: list[str] = []
+    if callback is None:
+        owned, note = _callback(run.targets[0], options)
+        callback = owned
+        notes += [note] if note else []
     scanner = WebScanner(ctx, run.targets[0], options, callback=callback, progress=progress)
     try:
         outcome = scanner.run()
     except LoginFailed as exc:
         _fail(engine, scan_id, t("web.scan.login_failed", detail=str(exc)))
         raise ValidationError(t("web.scan.login_failed", detail=str(exc))) from None
+    finally:
+        if owned is not None:
+            owned.close()
     complete = outcome.stopped is None
     settings = get_settings()
     ingest_options = IngestOptions(
@@ -346,7 +356,7 @@ def execute_webscan(
         dedup_scope=settings.dedup_scope,
         close_absent=complete,
         fingerprints=load_fingerprint_config(settings.home / "fingerprints.yaml"),
-        close_check_ids=frozenset(_closable(outcome)),
+        close_check_ids=frozenset(_closable(outcome, with_callback=callback is not None)),
     )
     with session_scope(engine) as session:
         engagement = session.get(Engagement, run.engagement_id)
@@ -366,7 +376,7 @@ def execute_webscan(
         stored.status = ScanStatus.COMPLETED.value
         stored.finished_at = datetime.now(UTC)
         stored.message = t("web.scan.stopped", reason=outcome.stopped) if outcome.stopped else None
-        stats = _stats(outcome) | {"ingest": summary.as_dict()}
+        stats = _stats(outcome) | {"ingest": summary.as_dict(), "notes": notes}
         stored.stats = stats
         record_event(
             session,
@@ -395,7 +405,27 @@ def execute_webscan(
     } | {"stats": stats}
 
 
-def _closable(outcome: WebScanOutcome) -> set[str]:
+def _callback(target: str, options: WebScanOptions) -> tuple[HttpCallback | None, str | None]:
+    """The SSRF/RFI listener for a scan of ``target`` (see the ``web_callback`` setting)
+    and a note when it could not be set up (the scan goes on without those checks)."""
+    settings = get_settings()
+    host = urlsplit(target).hostname or ""
+    try:
+        listener = callback_for(
+            host,
+            options.check_options,
+            mode=settings.web_callback,
+            port=settings.web_callback_port,
+            advertise=settings.web_callback_advertise,
+        )
+    except (OSError, ValueError) as exc:
+        return None, t("web.scan.callback_failed", detail=str(exc))
+    if listener is None:
+        return None, t("web.scan.callback_off")
+    return listener, None
+
+
+def _closable(outcome: WebScanOutcome, *, with_callback: bool = True) -> set[str]:
     """Finding check ids a complete re-scan may close: the classes the checks that ran
     report (a passive-only scan must not close SQL injection findings)."""
     load_checks()
@@ -408,6 +438,9 @@ def _closable(outcome: WebScanOutcome) -> set[str]:
     for other in others:
         if other.id in ran:
             kinds.update(getattr(other, "kinds", ()))
+    if not with_callback:
+        # Without the listener SSRF and remote inclusion were not tested.
+        kinds -= {"ssrf", "rfi"}
     return {CHECK_PREFIX + kind for kind in kinds}
 
 

@@ -15,6 +15,7 @@ import fnmatch
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from shaobing.core.settings import get_settings
 from shaobing.scan.checks import (
     Check,
     CheckContext,
@@ -24,6 +25,7 @@ from shaobing.scan.checks import (
     register_check,
 )
 from shaobing.scan.plugins.templates import target_url
+from shaobing.web.callback import callback_for
 from shaobing.web.issues import finding_input
 from shaobing.web.scan import WebScanner, WebScanOptions
 from shaobing.web.session import LoginFailed
@@ -71,10 +73,25 @@ class WebApplicationCheck(Check):
             allow=allow,
             check_options={k: v for k, v in options.items() if k.startswith("web.")},
         )
+        settings = get_settings()
         try:
-            outcome = WebScanner(ctx, target_url(target) + "/", scan_options).run()
+            callback = callback_for(
+                target.address,
+                scan_options.check_options,
+                mode=settings.web_callback,
+                port=settings.web_callback_port,
+                advertise=settings.web_callback_advertise,
+            )
+        except (OSError, ValueError):
+            callback = None  # SSRF and remote inclusion are then not tested on this service
+        try:
+            scanner = WebScanner(ctx, target_url(target) + "/", scan_options, callback=callback)
+            outcome = scanner.run()
         except LoginFailed:
             return
+        finally:
+            if callback is not None:
+                callback.close()
         for issue in outcome.issues:
             record = finding_input(issue)
             yield Observation(
