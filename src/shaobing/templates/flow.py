@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 PROTOCOLS = frozenset({"http", "tcp", "network", "ssl", "dns"})
 _TOKEN = re.compile(
@@ -165,6 +166,8 @@ class _Parser:
         return token is not None and token[0] == "op" and token[1] == value
 
 
+@lru_cache(maxsize=4096)
 def parse_flow(text: str) -> Flow:
-    """Parse a flow of the supported subset; raises :class:`FlowError` otherwise."""
+    """Parse a flow of the supported subset; raises :class:`FlowError` otherwise (parsed
+    once per flow text: the result is immutable)."""
     return Flow(text, _Parser(text).program())

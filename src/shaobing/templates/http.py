@@ -46,7 +46,8 @@ class Prepared:
 
 
 def _has(headers: list[tuple[str, str]], name: str) -> bool:
-    return any(k.lower() == name.lower() for k, _ in headers)
+    wanted = name.lower()
+    return any(k.lower() == wanted for k, _ in headers)
 
 
 def _set_length(headers: list[tuple[str, str]], body: bytes, method: str) -> None:

@@ -5,16 +5,26 @@ connection is reused only for the same scheme, host and port it was granted for.
 are sent as the template wrote them (method, target and headers are not normalised beyond
 adding what HTTP/1.1 requires), responses are read with a size cap, a timeout per read,
 Content-Length, chunked or read-to-close bodies and gzip/deflate decoding.
+
+A :class:`ConnectionPool` (offered by a :class:`PooledContext`) lets the consecutive
+template runs of one check unit share kept-alive connections: a run's client takes an
+idle connection for its endpoint before opening one and hands its idle connections back
+when it closes, instead of paying a connect and a close per template.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import socket
 import ssl
+import threading
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from shaobing.scan.checks import CheckContext
@@ -40,6 +50,19 @@ class Endpoint:
     @classmethod
     def from_url(cls, url: str) -> Endpoint:
         """The endpoint of an absolute http(s) URL; raises HttpError for anything else."""
+        # The endpoint depends only on the scheme and the authority: parse each origin once
+        # (every request of a scan repeats a handful of them). URLs that urlsplit would
+        # clean up first (tabs, line breaks, leading spaces) take the full path.
+        origin = _ORIGIN.match(url)
+        if origin is not None and cls is Endpoint:
+            try:
+                return _origin_endpoint(origin.group(0))
+            except HttpError:
+                pass  # raised again below, naming the whole URL
+        return cls._parse(url)
+
+    @classmethod
+    def _parse(cls, url: str) -> Endpoint:
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -108,6 +131,16 @@ def _tls_context() -> ssl.SSLContext:
 TLS_CONTEXT = _tls_context()
 
 
+# A URL's scheme and authority, when nothing urlsplit strips or removes is in them: the
+# authority ends where the path, query or fragment starts (or at the end).
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#\t\r\n]*(?=[/?#]|\Z)")
+
+
+@lru_cache(maxsize=4096)
+def _origin_endpoint(origin: str) -> Endpoint:
+    return Endpoint._parse(origin)
+
+
 class _Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -119,6 +152,73 @@ class _Connection:
             self.reader.close()
         finally:
             self.sock.close()
+
+
+class ConnectionPool:
+    """Idle kept-alive connections, per endpoint, shared by the template runs of one check.
+
+    Each connection was opened through ``ctx.connect`` for exactly the endpoint it is kept
+    under, so reusing it sends nothing the scope guard did not grant. Thread-safe; at most
+    ``per_endpoint`` idle connections are kept for one endpoint (more are closed).
+    """
+
+    def __init__(self, per_endpoint: int = 4) -> None:
+        self.per_endpoint = per_endpoint
+        self._idle: dict[Endpoint, list[_Connection]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def take(self, endpoint: Endpoint) -> _Connection | None:
+        """An idle connection to ``endpoint``, or None."""
+        with self._lock:
+            idle = self._idle.get(endpoint)
+            return idle.pop() if idle else None
+
+    def give(self, endpoint: Endpoint, connection: _Connection) -> None:
+        """Keep ``connection`` for a later run (closed when the pool is full or closed)."""
+        with self._lock:
+            idle = self._idle.setdefault(endpoint, [])
+            if not self._closed and len(idle) < self.per_endpoint:
+                idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        """Close every idle connection; later ``give`` calls close theirs at once."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
+
+
+class PooledContext:
+    """A check context whose HTTP template runs share one :class:`ConnectionPool`.
+
+    Everything else (scope guard, rate limit, options, stop flag) is the wrapped
+    context's: new connections still come only from its ``connect``.
+    """
+
+    def __init__(self, ctx: CheckContext, pool: ConnectionPool) -> None:
+        self._ctx = ctx
+        self.connection_pool = pool
+        self.timeout: float = ctx.timeout
+        self.options: Mapping[str, Any] = ctx.options
+
+    def connect(
+        self, address: str, port: int, *, timeout: float | None = None, udp: bool = False
+    ) -> socket.socket:
+        """The wrapped context's connect (scope guard and rate limit)."""
+        return self._ctx.connect(address, port, timeout=timeout, udp=udp)
+
+    def permit(self, address: str, port: int) -> None:
+        """The wrapped context's permit."""
+        self._ctx.permit(address, port)
+
+    def should_stop(self) -> bool:
+        """The wrapped context's stop flag."""
+        return self._ctx.should_stop()
 
 
 def _is_ip(host: str) -> bool:
@@ -140,11 +240,16 @@ class HttpClient:
         self.max_size = max_size or DEFAULT_MAX_SIZE
         self._idle: dict[Endpoint, _Connection] = {}
         self.requests = 0
+        pool = getattr(ctx, "connection_pool", None)
+        self._pool = pool if isinstance(pool, ConnectionPool) else None
 
     def close(self) -> None:
-        """Close every idle connection."""
-        for connection in self._idle.values():
-            connection.close()
+        """Close every idle connection (or hand it back to the context's pool)."""
+        for endpoint, connection in self._idle.items():
+            if self._pool is not None:
+                self._pool.give(endpoint, connection)
+            else:
+                connection.close()
         self._idle.clear()
 
     def _open(self, endpoint: Endpoint, timeout: float) -> _Connection:
@@ -177,6 +282,8 @@ class HttpClient:
         wait = timeout if timeout is not None else self.timeout
         cap = max_size or self.max_size
         connection = self._idle.pop(endpoint, None)
+        if connection is None and self._pool is not None:
+            connection = self._pool.take(endpoint)
         for attempt in (0, 1):
             if connection is None:
                 try:
@@ -186,7 +293,9 @@ class HttpClient:
             reused = connection.used
             started = time.monotonic()
             try:
-                connection.sock.settimeout(wait)
+                # settimeout is a system call (it hands the GIL over): only when it changes.
+                if connection.sock.gettimeout() != wait:
+                    connection.sock.settimeout(wait)
                 connection.sock.sendall(request)
                 connection.used = True
                 self.requests += 1
@@ -215,7 +324,55 @@ def _readline(reader: io.BufferedReader) -> bytes:
     return line
 
 
-def _read_head(reader: io.BufferedReader) -> tuple[int, str, str, list[tuple[str, str]], str]:
+Head = tuple[int, str, str, list[tuple[str, str]], str]
+
+
+def _head_lines(reader: io.BufferedReader) -> list[str] | None:
+    """The head's lines, decoded, when it is already buffered whole, else None.
+
+    One look at the buffer and one read replace a readline call and a loop turn per header
+    line; heads that are large or arrive in pieces take the line-by-line path.
+    """
+    data = reader.peek(MAX_HEADER_BYTES)
+    if not data:
+        return None
+    # The head ends at the first empty line ("\r\n" or a bare "\n") after the status line.
+    crlf = data.find(b"\n\r\n")
+    lf = data.find(b"\n\n")
+    if crlf < 0 and lf < 0:
+        return None
+    if lf < 0 or 0 <= crlf < lf:
+        end, size = crlf, crlf + 3
+    else:
+        end, size = lf, lf + 2
+    if size > MAX_HEADER_BYTES:
+        return None
+    # Split at "\n" and strip trailing "\r"/"\n" per line, exactly as readline does.
+    lines = [line.rstrip("\r\n") for line in data[:end].decode("iso-8859-1").split("\n")]
+    if len(lines) > MAX_HEADERS or not lines[0]:
+        return None  # the line-by-line path reports these exactly
+    reader.read(size)
+    return lines
+
+
+def _parse_head(lines: list[str]) -> Head:
+    text = lines[0]
+    parts = text.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise HttpError(f"malformed status line {text[:80]!r}")
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    head = "\r\n".join(lines) + "\r\n"
+    return int(parts[1]), parts[2] if len(parts) > 2 else "", parts[0], headers, head
+
+
+def _read_head(reader: io.BufferedReader) -> Head:
+    lines = _head_lines(reader)
+    if lines is not None:
+        return _parse_head(lines)
     status_line = _readline(reader)
     if not status_line:
         raise HttpError("connection closed before the response")

@@ -29,7 +29,8 @@ from shaobing.scan.checks import (
 )
 from shaobing.scan.finding_text import short
 from shaobing.scan.template_library import LibraryTemplate, library
-from shaobing.templates.runner import TemplateNotRunnable, run_template
+from shaobing.templates.httpclient import ConnectionPool, PooledContext
+from shaobing.templates.runner import run_template
 from shaobing.templates.state import TemplateResult
 
 CHECK_PREFIX = "template:"
@@ -125,24 +126,34 @@ class TemplateCheck(Check):
             target.service is None and target.port in {80, 443, 8000, 8080, 8443, 8888}
         )
         host = f"[{target.address}]" if ":" in target.address else target.address
-        for item in self.selected_templates(options):
-            if ctx.should_stop():
-                return
-            template = item.template
-            if template.http and web:
-                url = target_url(target)
-            elif template.network and any(target.port in r.ports for r in template.network):
-                url = f"tcp://{host}:{target.port}"
-            else:
-                continue
-            try:
-                results = run_template(template, url, ctx)
-            except (TemplateNotRunnable, ScopeRefused):
-                continue
-            except (OSError, ValueError):
-                continue  # an unreachable or misbehaving service: no finding from it
-            if results:
-                yield observation_of(item, target, results)
+        web_url = target_url(target)
+        # The templates run one after another on this service: they share kept-alive
+        # connections instead of each paying a connect and a close.
+        pool = ConnectionPool()
+        pooled = PooledContext(ctx, pool)
+        try:
+            for item in self.selected_templates(options):
+                if ctx.should_stop():
+                    return
+                template = item.template
+                if template.http and web:
+                    url = web_url
+                elif template.network and any(target.port in r.ports for r in template.network):
+                    url = f"tcp://{host}:{target.port}"
+                else:
+                    continue
+                try:
+                    results = run_template(template, url, pooled)
+                except (ValidationError, ScopeRefused):
+                    # Not runnable here (unsupported feature, no out-of-band callback
+                    # domain configured, ...): skip this template, not the whole check.
+                    continue
+                except (OSError, ValueError):
+                    continue  # an unreachable or misbehaving service: no finding from it
+                if results:
+                    yield observation_of(item, target, results)
+        finally:
+            pool.close()
 
 
 @register_check

@@ -62,9 +62,26 @@ def request_texts_use_url(texts: Iterable[str]) -> bool:
     return any(URL_MARKER.search(text) for text in texts)
 
 
+# Answers of template_needs_oob per template object (templates are immutable; a run asks
+# for every target, and scanning every text each time cost 5 % of a run).
+_NEEDS: dict[int, tuple[Template, bool]] = {}
+_NEEDS_LIMIT = 20_000
+
+
 def template_needs_oob(template: Template) -> bool:
     """Whether any part of ``template`` uses callbacks (request texts, payloads,
     template variables, matchers or extractors)."""
+    known = _NEEDS.get(id(template))
+    if known is not None and known[0] is template:
+        return known[1]
+    answer = _needs_oob(template)
+    if len(_NEEDS) >= _NEEDS_LIMIT:
+        _NEEDS.clear()
+    _NEEDS[id(template)] = (template, answer)
+    return answer
+
+
+def _needs_oob(template: Template) -> bool:
     texts: list[str] = [value for _, value in template.variables]
     for block in template.http:
         texts += [*block.paths, *block.raw, block.body, *(v for _, v in block.headers)]
