@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shaobing.templates.dsl import safe_regex
+from shaobing.templates.dsl.values import render as render_value
 from shaobing.templates.jsonpath import compile_path, render
 from shaobing.templates.matchers import evaluate_dsl, part_value
 from shaobing.templates.model import Extractor
@@ -93,7 +94,8 @@ def _dsl(extractor: Extractor, variables: Mapping[str, Any]) -> list[str]:
         value = evaluate_dsl(expression, variables)
         if value is None or value == "" or value is False:
             continue
-        out.append(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+        # Lists and numbers print as Nuclei prints them ("[tls12 X]", "1.5"), not as Python.
+        out.append(render_value(value))
     return out
 
 
