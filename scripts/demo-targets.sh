@@ -17,6 +17,7 @@ REDIS_WEAK=16380
 MEMCACHED=21211
 NGINX=18080
 FTP=2121
+WEBAPP=18088
 
 stop() {
   for pidfile in "$dir"/*.pid; do
@@ -117,9 +118,16 @@ EOF
     echo "vsftpd needs root; the demo FTP target is left out" >&2
   fi
 
-  for port in "$REDIS_OPEN" "$REDIS_WEAK" "$MEMCACHED" "$NGINX"; do wait_port "$port"; done
+  # The deliberately weak web application of the test suite (tests/targets/vulnapp): SQLite,
+  # loopback only; its own database and files live in the state directory.
+  mkdir -p "$dir/webapp"
+  .venv/bin/python -m tests.targets.vulnapp --host 127.0.0.1 --port "$WEBAPP" \
+    --data-dir "$dir/webapp" >"$dir/webapp.log" 2>&1 &
+  echo $! >"$dir/webapp.pid"
+
+  for port in "$REDIS_OPEN" "$REDIS_WEAK" "$MEMCACHED" "$NGINX" "$WEBAPP"; do wait_port "$port"; done
   [ -e "$dir/vsftpd.pid" ] && wait_port "$FTP"
-  echo "127.0.0.1 $REDIS_OPEN $REDIS_WEAK $MEMCACHED $NGINX $FTP"
+  echo "127.0.0.1 $REDIS_OPEN $REDIS_WEAK $MEMCACHED $NGINX $FTP $WEBAPP"
 }
 
 case "$action" in

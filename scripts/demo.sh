@@ -39,7 +39,7 @@ sb scope check 127.0.0.254 --engagement "$engagement" || true
 sb scope check 192.0.2.10 --engagement "$engagement" || true
 
 echo
-echo "== 网络扫描：本机演示靶标（Redis、Memcached、nginx、vsftpd，仅监听 127.0.0.1）=="
+echo "== 网络扫描：本机演示靶标（Redis、Memcached、nginx、vsftpd、Web 应用，仅监听 127.0.0.1）=="
 bash scripts/demo-targets.sh start "$out/targets" >/dev/null
 trap 'bash scripts/demo-targets.sh stop "$out/targets"' EXIT
 # A demo policy: the standard checks with a shortened dictionary, so the demo takes seconds.
@@ -56,6 +56,12 @@ demo:
 POLICY
 sb scan 127.0.0.1 --engagement "$engagement" --policy demo \
   --ports 16379,16380,21211,18080,2121 --zone internet --json "$out/扫描结果.json"
+
+echo
+echo "== Web 应用扫描：演示用政务服务网站（http://127.0.0.1:18088/，含故意留下的漏洞）=="
+sb webscan http://127.0.0.1:18088/ --engagement "$engagement" \
+  --login-form http://127.0.0.1:18088/login --user admin --password admin123 \
+  --max-time 600 --json "$out/Web扫描结果.json"
 sb findings export "$out/漏洞清单.xlsx" --engagement "$engagement"
 sb workorder list --engagement "$engagement"
 
@@ -65,5 +71,6 @@ echo "工作区（SQLite 数据库）: $SHAOBING_HOME"
 echo "导出的资产台账:         $out/资产台账.xlsx"
 echo "资产台账模板:           $out/资产台账模板.xlsx"
 echo "扫描结果（JSON）:       $out/扫描结果.json"
+echo "Web 扫描结果（JSON）:   $out/Web扫描结果.json"
 echo "漏洞清单:               $out/漏洞清单.xlsx"
 echo "继续体验: SHAOBING_HOME=$SHAOBING_HOME .venv/bin/shaobing --help"

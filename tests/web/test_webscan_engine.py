@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 
 from shaobing.cli.templates import build_context
 from shaobing.core.db import session_scope
-from shaobing.findings.models import Finding
+from shaobing.findings.models import Finding, WorkOrder
 from shaobing.scan.models import ScanRun
 from shaobing.web.checks.base import PassiveCheck, ScanState, register, unregister
 from shaobing.web.client import WebResponse
@@ -321,6 +321,8 @@ def test_webscan_records_findings_and_json(
         rows = session.scalars(select(Finding).where(Finding.scan_run_id == scan_id)).all()
         assert len(rows) == len(data["findings"])
         assert rows[0].extra["owasp"] == "A05:2021"
+        order = session.get(WorkOrder, rows[0].work_order_id)
+        assert order is not None and order.title == f"{rows[0].title}（{rows[0].url}）"
     json.dumps(data, ensure_ascii=False)
 
 

@@ -1045,9 +1045,15 @@ class _Ingest:
 
 
 def _order_title(value: dict[str, Any]) -> str:
-    where = value["host"] or value["url"] or value["file_path"] or ""
-    if value["port"]:
-        where = f"{where}:{value['port']}"
+    if value["url"]:
+        # Web findings: the page (and parameter) tells work orders of one class apart.
+        where = str(value["url"])
+        if value.get("parameter"):
+            where = f"{where} {value['parameter']}"
+    else:
+        where = value["host"] or value["file_path"] or ""
+        if value["port"]:
+            where = f"{where}:{value['port']}"
     return f"{value['title']}（{where}）"[:500] if where else value["title"][:500]
 
 
