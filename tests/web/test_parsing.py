@@ -73,7 +73,8 @@ def test_form_requests_use_sample_values() -> None:
     page = parse_page("http://127.0.0.1:8000/", PAGE)
     search = form_request(page.forms[0])
     assert search is not None
-    assert search.url == "http://127.0.0.1:8000/portal/search?q=test&type=all"
+    # A search box stays empty: an empty search lists everything.
+    assert search.url == "http://127.0.0.1:8000/portal/search?q=&type=all"
     login = form_request(page.forms[1])
     assert login is not None and login.method == "POST" and login.content_type == FORM_TYPE
     assert dict(login.form()) == {

@@ -219,7 +219,11 @@ def serialise(request: WebRequest) -> bytes:
     names = {k.lower() for k, _ in request.headers}
     if "host" not in names:
         lines.append(f"Host: {endpoint.authority}")
-    lines += [f"{k}: {v}" for k, v in request.headers]
+    # A CR or LF in a header value would end the header (or the request) early and split
+    # the scanner's own request: they go percent-encoded, as the value's bytes.
+    lines += [
+        f"{k}: {v.replace(chr(13), '%0d').replace(chr(10), '%0a')}" for k, v in request.headers
+    ]
     if "user-agent" not in names:
         lines.append(f"User-Agent: {USER_AGENT}")
     if "accept" not in names:

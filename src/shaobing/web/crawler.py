@@ -28,8 +28,8 @@ from defusedxml.common import DefusedXmlException  # type: ignore[import-untyped
 
 from shaobing.core.scope import ScopeRefused
 from shaobing.web.client import BudgetExhausted, HttpError, OutOfScope, WebClient, WebResponse
-from shaobing.web.forms import form_request, is_destructive
-from shaobing.web.html import Form, is_static, parse_page, script_urls
+from shaobing.web.forms import form_request, is_destructive, sample_value
+from shaobing.web.html import Form, FormField, is_static, parse_page, script_urls
 from shaobing.web.request import WebRequest, insertion_points
 from shaobing.web.urls import UrlError, normalise, pattern
 
@@ -138,6 +138,14 @@ def _join(base: str, url: str) -> str:
         return url
 
 
+def _sample_for_key(key: str) -> object:
+    """Sample for a JSON key whose value the script computes: a number for ids, an empty
+    string for search terms (an empty search lists everything, so the page has content to
+    compare), else what a form field of that name would get."""
+    value = sample_value(FormField(key, "text"))
+    return int(value) if value.isdigit() else value
+
+
 def json_requests(base: str, script: str) -> list[WebRequest]:
     """JSON API calls written in JavaScript as ``fetch(url, {..., body:
     JSON.stringify({k: v})})``: the request with sample values for the keys."""
@@ -153,7 +161,8 @@ def json_requests(base: str, script: str) -> list[WebRequest]:
             elif raw[:1] in "'\"`":
                 keys[key] = raw.strip("'\"` ") or "test"
             else:
-                keys[key] = "test"  # a variable of the page's script: a harmless sample
+                # A variable of the page's script: a harmless sample that fits the key.
+                keys[key] = _sample_for_key(key)
         try:
             url = urljoin(base, match.group("url"))
         except ValueError:
@@ -318,7 +327,8 @@ class Crawler:
         request = form_request(form)
         if request is None or not self.client.scope.allows(request.url):
             return
-        self._add_surface(request)
+        # Into the surface when fetched, like links: a link's real value (?keyword=指南)
+        # then comes before the form's sample value for the same parameter.
         self.offer(request, depth, label=" ".join(form.submit_labels))
 
     # ------------------------------------------------------------------ running

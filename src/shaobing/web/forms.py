@@ -25,6 +25,7 @@ _DESTRUCTIVE = re.compile(
     | 删除|移除|清空|清除|注销|退出|登出|重置|格式化|卸载|停用|禁用|关机|重启|销毁
     """
 )
+_SEARCH_FIELD = re.compile(r"(?i)(keyword|search|query|^q$|^kw$|^wd$|关键)")
 _SAMPLE_BY_KIND = {
     "email": "test@example.com",
     "number": "1",
@@ -57,9 +58,12 @@ def is_destructive(*texts: str) -> bool:
 
 
 def sample_value(field: FormField) -> str:
-    """A harmless value that fits ``field``."""
+    """A harmless value that fits ``field``; a search box stays empty (an empty search
+    lists everything, so the result page has content to compare against)."""
     if field.value:
         return field.value
+    if field.kind in ("text", "search") and _SEARCH_FIELD.search(field.name):
+        return ""
     if field.kind == "select":
         return next((option for option in field.options if option), "")
     if field.kind in _SAMPLE_BY_KIND:

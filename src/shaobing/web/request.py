@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -191,10 +191,14 @@ class InsertionPoint:
 # Headers worth injecting into even when the page did not send them: applications log or
 # use them (client address, referrer, agent) — the usual blind spots of form-only testing.
 INJECTABLE_HEADERS = ("User-Agent", "Referer", "X-Forwarded-For")
+_ID_HEADER = re.compile(r"(?i)(?:^|[-_])(id|no|num)$")
 
 
-def insertion_points(request: WebRequest, *, headers: bool = True) -> list[InsertionPoint]:
-    """Every parameter of ``request``: query, form or JSON body, cookies, chosen headers."""
+def insertion_points(
+    request: WebRequest, *, headers: bool = True, extra_headers: Sequence[str] = ()
+) -> list[InsertionPoint]:
+    """Every parameter of ``request``: query, form or JSON body, cookies, chosen headers
+    (:data:`INJECTABLE_HEADERS` plus ``extra_headers``)."""
     points = [
         InsertionPoint(Location.QUERY, name, value, index=i)
         for i, (name, value) in enumerate(request.query())
@@ -221,6 +225,13 @@ def insertion_points(request: WebRequest, *, headers: bool = True) -> list[Inser
     if headers:
         for name in INJECTABLE_HEADERS:
             points.append(InsertionPoint(Location.HEADER, name, request.header(name) or ""))
+        for name in extra_headers:
+            if name.lower() in (h.lower() for h in INJECTABLE_HEADERS):
+                continue
+            # An application's own header the request does not carry: an id-like name gets
+            # a number (payloads are appended to it), anything else starts empty.
+            value = request.header(name) or ("1" if _ID_HEADER.search(name) else "")
+            points.append(InsertionPoint(Location.HEADER, name, value))
     return points
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,6 +55,10 @@ DEFAULT_ACTIVE_WORKERS = 4
 # Pages (distinct URL patterns) whose cookies and headers are tested too: every
 # parameterless page multiplies the cost by the cookies and headers it carries.
 DEFAULT_HEADER_PAGES = 30
+# Cookies remembered from Set-Cookie headers for testing (organisation-defined bound).
+MAX_REMEMBERED_COOKIES = 50
+# Appended to a cookie or header to see whether a page reacts to it at all.
+SCREEN_PAYLOAD = "'\"<sbx"
 
 Allow = Callable[[str, Safety], bool]
 Progress = Callable[[str, int, int], None]
@@ -83,6 +88,8 @@ class WebScanOptions:
     workers: int = DEFAULT_ACTIVE_WORKERS
     per_pattern: int = 3
     header_pages: int = DEFAULT_HEADER_PAGES
+    inject_headers: list[str] = field(default_factory=list)
+    """More request headers to test on every page (an application's own, e.g. X-Dept-Id)."""
     allow_destructive: bool = False
     login_url: str | None = None
     username: str | None = None
@@ -153,6 +160,10 @@ class WebScanner:
         self.tested_points = 0
         self._seen: set[tuple[str, str]] = set()
         self._attacking = False
+        self._cookies_seen: dict[str, str] = {}
+        self._session_cookies: set[str] = set()
+        self._cookie_lock = threading.Lock()
+        self.client.observers.append(self._remember_cookies)
         # Every response (login, crawl, site probes; payload answers for the checks that
         # want them) passes the passive checks.
         self.client.observers.append(self._passive)
@@ -197,12 +208,14 @@ class WebScanner:
         options = self.options
         if options.cookie:
             self.client.cookies.load(self.target, options.cookie)
+            self._session_cookies = self.client.cookies.names(self.target)
             self.state.authenticated = True
         if options.login_url and options.username is not None and options.password is not None:
             self.login = FormLogin(
                 self.client, options.login_url, options.username, options.password
             )
             self.login.login()  # LoginFailed reaches the caller: a scan without it is useless
+            self._session_cookies = self.client.cookies.names(self.target)
             self.state.authenticated = True
             self.state.login_url = options.login_url
             self.state.relogin = self.login.login
@@ -248,34 +261,74 @@ class WebScanner:
                 done += 1
                 self._report("site", done, total)
 
-    def _work(self) -> list[tuple[WebRequest, list[Any]]]:
-        """(request, insertion points) to test: every parameter of the surface, plus the
-        cookies and headers of the first ``header_pages`` distinct pages."""
-        work: list[tuple[WebRequest, list[Any]]] = []
-        header_budget = self.options.header_pages
+    def _with_seen_cookies(self, request: WebRequest) -> WebRequest:
+        """``request`` carrying every cookie the site has set during the scan (a login
+        again empties the jar; the application still reads the others), except the
+        session cookies of the login."""
+        prepared = self.client.prepare(request)
+        present = {name for name, _ in prepared.cookies()}
+        with self._cookie_lock:
+            extra = [
+                (name, value)
+                for name, value in self._cookies_seen.items()
+                if name not in present and name not in self._session_cookies
+            ]
+        if not extra:
+            return prepared
+        pairs = prepared.cookies() + extra
+        return prepared.with_header("Cookie", "; ".join(f"{k}={v}" for k, v in pairs))
+
+    def _remember_cookies(self, response: WebResponse) -> None:
+        if self._attacking:
+            return  # answers to payloads may set cookies from the injected values
+        for line in response.header_values("set-cookie"):
+            first, _, attributes = line.partition(";")
+            name, sep, value = first.partition("=")
+            deleted = re.search(r"(?i)max-age\s*=\s*0|expires\s*=\s*thu, 01 jan 1970", attributes)
+            if sep and name.strip() and not deleted:
+                with self._cookie_lock:
+                    if len(self._cookies_seen) < MAX_REMEMBERED_COOKIES:
+                        # A DQUOTE-wrapped value (RFC 6265 cookie-value) is tested by its
+                        # content: payloads go after the text, not after the closing quote.
+                        self._cookies_seen.setdefault(name.strip(), value.strip().strip('"'))
+
+    def _work(self) -> list[tuple[WebRequest, list[Any], bool]]:
+        """(request, insertion points, screened) to test: every parameter of the surface,
+        and the cookies and headers of every distinct page — fully on the first
+        ``header_pages`` pages, after a relevance screen (:meth:`_relevant`) on the rest."""
+        work: list[tuple[WebRequest, list[Any], bool]] = []
+        full_budget = self.options.header_pages
         seen_patterns: set[str] = set()
-        requests = list(self.state.crawl.surface)
-        requests += [
+        surface = list(self.state.crawl.surface)
+        requests = surface + [
             WebRequest(page.method, page.url)
             for page in self.state.crawl.pages
             if page.method == "GET" and page.status < 400 and "html" in page.content_type
         ]
         for request in requests:
-            prepared = self.client.prepare(request)
+            prepared = self._with_seen_cookies(request)
             family = pattern(request.method, request.url)
-            with_headers = family not in seen_patterns and header_budget > 0
+            with_headers = family not in seen_patterns
+            seen_patterns.add(family)
             points = [
                 p
-                for p in insertion_points(prepared, headers=with_headers)
+                for p in insertion_points(
+                    prepared, headers=with_headers, extra_headers=self.options.inject_headers
+                )
                 if with_headers or p.location not in (Location.COOKIE, Location.HEADER)
+                if not (p.location is Location.COOKIE and p.name in self._session_cookies)
             ]
-            if with_headers:
-                seen_patterns.add(family)
-                header_budget -= 1
-            if request in self.state.crawl.surface or with_headers:
-                fresh = [p for p in points if not self._seen_point(request, p)]
-                if fresh:
-                    work.append((prepared, fresh))
+            fresh = [p for p in points if not self._seen_point(request, p)]
+            if not fresh:
+                continue
+            parameters = [p for p in fresh if p.location not in (Location.COOKIE, Location.HEADER)]
+            context = [p for p in fresh if p.location in (Location.COOKIE, Location.HEADER)]
+            if parameters:
+                work.append((prepared, parameters, False))
+            if context:
+                screened = full_budget <= 0
+                full_budget -= 1
+                work.append((prepared, context, screened))
         return work
 
     def _seen_point(self, request: WebRequest, point: Any) -> bool:
@@ -286,8 +339,29 @@ class WebScanner:
         self._seen.add(key)
         return False
 
-    def _test_point(self, request: WebRequest, point: Any, checks: list[PointCheck]) -> None:
+    def _relevant(self, probe: Probe) -> bool:
+        """Whether the page reacts to the parameter at all: the answer with quote and
+        bracket characters appended differs from the unmodified one. A page that ignores a
+        cookie or header gets no payloads for it (blind time-based injection in such a
+        parameter is only found on the first ``header_pages`` pages, which are not
+        screened)."""
+        baseline = probe.baseline()
+        changed = probe.send(SCREEN_PAYLOAD, append=True)
+        return (changed.status, changed.body) != (baseline.status, baseline.body)
+
+    def _test_point(
+        self, request: WebRequest, point: Any, checks: list[PointCheck], screened: bool
+    ) -> None:
         probe = Probe(self.state, request, point)
+        try:
+            if screened and not self._relevant(probe):
+                return
+        except BudgetExhausted as exc:
+            self.stopped = self.stopped or str(exc)
+            return
+        except (HttpError, OutOfScope, ScopeRefused, OSError) as exc:
+            self._error(f"screen {point.label()} {request.describe()}: {exc}")
+            return
         for check in checks:
             if self.stopped or self.client.ctx.should_stop():
                 return
@@ -313,14 +387,18 @@ class WebScanner:
         if not checks:
             return
         self._attacking = True
-        tasks = [(request, point) for request, points in self._work() for point in points]
+        tasks = [
+            (request, point, screened)
+            for request, points, screened in self._work()
+            for point in points
+        ]
         self.tested_points = len(tasks)
         done = 0
         lock = threading.Lock()
 
-        def run(task: tuple[WebRequest, Any]) -> None:
+        def run(task: tuple[WebRequest, Any, bool]) -> None:
             nonlocal done
-            self._test_point(task[0], task[1], checks)
+            self._test_point(task[0], task[1], checks, task[2])
             with lock:
                 done += 1
                 self._report("active", done, len(tasks))

@@ -160,6 +160,7 @@ def scan_options(request: WebScanRequest, policy: Policy) -> WebScanOptions:
         allow=policy.allows,
         check_options=check_options,
         excluded_paths=[str(p) for p in values.get("exclude_paths", [])],
+        inject_headers=[str(h) for h in values.get("inject_headers", [])],
     )
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -268,7 +268,9 @@ async def read_param(request: Request, location: str, name: str) -> str | None:
         value = (await json_fields(request)).get(name)
         return None if value is None else str(value)
     if location == "cookie":
-        return request.cookies.get(name)
+        # Pages set these cookies percent-encoded (quote), so they read them back decoded.
+        value = request.cookies.get(name)
+        return None if value is None else unquote(value)
     if location == "header":
         return request.headers.get(name)
     raise ValueError(f"unknown parameter location {location!r}")
