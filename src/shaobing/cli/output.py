@@ -9,10 +9,12 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from shaobing.core.db import get_engine, is_initialised, session_scope
@@ -52,6 +54,30 @@ def db_session(*, readonly: bool = False) -> Iterator[Session]:
         raise ShaobingError(t("cli.not_initialised", url=_safe_url()))
     with session_scope(engine, readonly=readonly) as session:
         yield session
+
+
+def initialised_engine() -> Engine:
+    """The configured database engine; refuses (one line) before ``shaobing init``."""
+    engine = get_engine()
+    if not is_initialised(engine):
+        raise ShaobingError(t("cli.not_initialised", url=_safe_url()))
+    return engine
+
+
+def write_json(target: str | None, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON to ``target`` (``-``: standard output; None: nowhere)."""
+    if target is None:
+        return
+    if target == "-":
+        print_json(data)
+        return
+    path = Path(target)
+    try:
+        path.write_text(
+            json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+        )
+    except OSError as exc:
+        raise ShaobingError(t("scan.json_write_failed", path=path, detail=exc.strerror)) from None
 
 
 def _safe_url() -> str:

@@ -6,11 +6,9 @@
 
 from __future__ import annotations
 
-import json
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
@@ -23,11 +21,11 @@ from shaobing.cli.output import (
     console,
     db_session,
     err_console,
+    initialised_engine,
     print_json,
     print_table,
+    write_json,
 )
-from shaobing.core.db import get_engine, is_initialised
-from shaobing.core.errors import ShaobingError
 from shaobing.core.i18n import t
 from shaobing.engagements.service import resolve_engagement
 from shaobing.scan import service
@@ -108,31 +106,8 @@ def _pause_on_interrupt() -> Iterator[list[ScanEngine]]:
             signal.signal(sig, old)
 
 
-def _engine() -> Any:
-    engine = get_engine()
-    if not is_initialised(engine):
-        with db_session():
-            pass  # raises the "not initialised" error
-    return engine
-
-
-def _write_json(target: str | None, data: dict[str, Any]) -> None:
-    if target is None:
-        return
-    if target == "-":
-        print_json(data)
-        return
-    path = Path(target)
-    try:
-        path.write_text(
-            json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-        )
-    except OSError as exc:
-        raise ShaobingError(t("scan.json_write_failed", path=path, detail=exc.strerror)) from None
-
-
 def _run_and_report(scan_id: int, json_target: str | None) -> None:
-    engine = _engine()
+    engine = initialised_engine()
     quiet = json_target == "-"
     with _pause_on_interrupt() as holder, _progress(not quiet) as progress:
         outcome = service.execute_scan(
@@ -141,7 +116,7 @@ def _run_and_report(scan_id: int, json_target: str | None) -> None:
     with db_session(readonly=True) as session:
         run = service.get_scan(session, scan_id)
         data = service.scan_result(session, run)
-    _write_json(json_target, data)
+    write_json(json_target, data)
     if not quiet:
         _print_result(data)
         if outcome.status == "paused":
@@ -241,7 +216,7 @@ def run(
         zone=zone,
         engine=engine_kind,
     )
-    engine = _engine()
+    engine = initialised_engine()
     scan_id = service.plan_scan(engine, request, actor=actor())
     if json_target != "-":
         with db_session(readonly=True) as session:
@@ -272,7 +247,7 @@ def resume(
 
 
 def _control(scan_id: int, what: str) -> None:
-    status = service.request_control(_engine(), scan_id, what, actor=actor())
+    status = service.request_control(initialised_engine(), scan_id, what, actor=actor())
     console.print(t(f"scan.requested_{what}", id=scan_id, status=status), markup=False)
 
 

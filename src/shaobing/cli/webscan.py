@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from shaobing.cli.output import actor, console, db_session, err_console, print_json
-from shaobing.core.db import get_engine, is_initialised
-from shaobing.core.errors import ShaobingError
+from shaobing.cli.output import actor, console, err_console, initialised_engine, write_json
 from shaobing.core.i18n import t
 from shaobing.findings.severity import Severity
 from shaobing.web.service import WebScanRequest, execute_webscan, plan_webscan
-
-
-def _engine() -> Any:
-    engine = get_engine()
-    if not is_initialised(engine):
-        with db_session():
-            pass  # raises the "not initialised" error
-    return engine
-
-
-def _write(target: str, data: dict[str, Any]) -> None:
-    if target == "-":
-        print_json(data)
-        return
-    path = Path(target)
-    try:
-        path.write_text(
-            json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-        )
-    except OSError as exc:
-        raise ShaobingError(t("scan.json_write_failed", path=path, detail=exc.strerror)) from None
 
 
 def _print(data: dict[str, Any]) -> None:
@@ -126,7 +101,7 @@ def webscan(
         timeout=timeout,
         allow_destructive=allow_destructive,
     )
-    engine = _engine()
+    engine = initialised_engine()
     who = actor()
     scan_id, options = plan_webscan(engine, request, actor=who)
     quiet = json_out == "-"
@@ -146,6 +121,6 @@ def webscan(
 
         data = execute_webscan(engine, scan_id, options, actor=who, progress=progress)
     if json_out is not None:
-        _write(json_out, data)
+        write_json(json_out, data)
     if not quiet:
         _print(data)
