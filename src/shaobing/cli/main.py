@@ -39,6 +39,7 @@ from shaobing.core.errors import ShaobingError
 from shaobing.core.i18n import set_language, t
 from shaobing.core.settings import get_settings
 from shaobing.scan.retest import register_network_retest
+from shaobing.web.retest import register_web_retest
 
 app = typer.Typer(
     name="shaobing",
@@ -63,6 +64,7 @@ app.add_typer(template_cmd.app, name="template", help=t("cli.help.template"))
 app.add_typer(policy.app, name="policy", help=t("cli.help.policy"))
 app.command("webscan", help=t("web.cli.help"))(webscan.webscan)
 register_network_retest()
+register_web_retest()
 
 
 def _version(value: bool) -> None:

@@ -64,6 +64,18 @@ Allow = Callable[[str, Safety], bool]
 Progress = Callable[[str, int, int], None]
 
 
+def retest_request(request: WebRequest) -> dict[str, Any]:
+    """The request as kept with a finding for its retest: cookies and credentials left out
+    (a retest runs without the scan's session)."""
+    secret = {"cookie", "authorization", "proxy-authorization"}
+    return {
+        "method": request.method,
+        "url": request.url,
+        "headers": [[k, v] for k, v in request.headers if k.lower() not in secret],
+        "body": request.body.decode("utf-8", "replace"),
+    }
+
+
 def load_checks() -> list[str]:
     """Import every module of :mod:`shaobing.web.checks` (each registers its checks);
     returns the module names."""
@@ -178,10 +190,17 @@ class WebScanner:
         if self.progress is not None:
             self.progress(phase, done, total)
 
-    def _add(self, issues: Iterator[WebIssue], check_id: str) -> None:
+    def _add(
+        self, issues: Iterator[WebIssue], check_id: str, base: WebRequest | None = None
+    ) -> None:
         try:
             for issue in issues:
                 issue.extra.setdefault("check", check_id)
+                # What a retest needs: the unmodified request (secrets left out) and
+                # whether the scan was logged in.
+                issue.extra.setdefault("authenticated", self.state.authenticated)
+                if base is not None:
+                    issue.extra.setdefault("base_request", retest_request(base))
                 self.state.sink.add(issue)
         except BudgetExhausted as exc:
             self.stopped = self.stopped or str(exc)
@@ -372,7 +391,7 @@ class WebScanner:
                 continue
             try:
                 if check.applies(probe):
-                    self._add(check.test(probe), check.id)
+                    self._add(check.test(probe), check.id, base=request)
             except BudgetExhausted as exc:
                 self.stopped = self.stopped or str(exc)
                 return
