@@ -61,13 +61,13 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.targets / services
 
 from tests.targets.vulnapp.manifest import Entry, load_manifest
+from tests.web.sqli_targets import entry_request, entry_value
 
 from shaobing.cli.templates import build_context
 from shaobing.web.checks.base import Probe, ScanState
 from shaobing.web.checks.sqli import SqlInjectionCheck
 from shaobing.web.client import Budget, WebClient
 from shaobing.web.issues import IssueSink
-from shaobing.web.request import FORM_TYPE, JSON_TYPE, InsertionPoint, Location, WebRequest
 from shaobing.web.urls import WebScope
 
 # The web scan's default request timeout (web/scan.py DEFAULT_TIMEOUT).
@@ -121,36 +121,6 @@ def start_app(*, databases: bool) -> Iterator[Any]:
         yield app
 
 
-def entry_value(entry: Entry, origin: str) -> str:
-    """The benign value sent (UTF-8 in a header or cookie would reach the application as
-    Latin-1 mojibake: an empty keyword, which matches every row as the benign one does)."""
-    value = entry.sample(origin) or ""
-    if entry.location in ("cookie", "header") and not value.isascii():
-        return ""
-    return value
-
-
-def request_for(app: Any, entry: Entry) -> tuple[WebRequest, InsertionPoint]:
-    """The entry's request and the insertion point of its parameter."""
-    assert entry.parameter is not None and entry.location is not None
-    name, value, url = entry.parameter, entry_value(entry, app.url), app.url + entry.path
-    location = Location(entry.location)
-    if location is Location.QUERY:
-        request = WebRequest(entry.method, f"{url}?{urlencode({name: value})}")
-    elif location is Location.FORM:
-        body = urlencode({name: value}).encode()
-        request = WebRequest(entry.method, url, (("Content-Type", FORM_TYPE),), body)
-    elif location is Location.JSON:
-        body = json.dumps({name: value}, ensure_ascii=False).encode()
-        request = WebRequest(entry.method, url, (("Content-Type", JSON_TYPE),), body)
-    elif location is Location.COOKIE:
-        request = WebRequest(entry.method, url, (("Cookie", f"{name}={value}"),))
-    else:
-        request = WebRequest(entry.method, url, ((name, value),))
-    path = (name,) if location is Location.JSON else ()
-    return request, InsertionPoint(location, name, value, json_path=path)
-
-
 def entries_for(app: Any, only: str | None) -> list[Entry]:
     """The manifest's SQL injection entries this instance serves."""
     chosen = [
@@ -174,7 +144,7 @@ def make_state(url: str, delay: int) -> ScanState:
 
 def run_ours(app: Any, entry: Entry, delay: int) -> dict[str, Any]:
     """Our check on the entry's parameter; its figures."""
-    request, point = request_for(app, entry)
+    request, point = entry_request(app.url, entry)
     state = make_state(app.url, delay)
     app.reset()
     started = time.perf_counter()
@@ -297,7 +267,7 @@ def child(spec_text: str) -> int:
     app = _Remote(spec["url"])
     found = []
     for entry in entries:
-        request, point = request_for(app, entry)
+        request, point = entry_request(app.url, entry)
         state = make_state(app.url, spec["delay"])
         for issue in SqlInjectionCheck().test(Probe(state, request, point)):
             found.append(f"{entry.id} {issue.parameter}")

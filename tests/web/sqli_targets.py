@@ -12,14 +12,17 @@ function without running any SQL.
 from __future__ import annotations
 
 import html
+import json
 import secrets
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+from shaobing.web.request import FORM_TYPE, JSON_TYPE, InsertionPoint, Location, WebRequest
 from tests.targets.http import MockHttpTarget, Request, Response
+from tests.targets.vulnapp.manifest import Entry
 
 ROWS = [
     (1, "alpha", "营业执照办理指南"),
@@ -230,3 +233,35 @@ def build_target(directory: Path) -> MockHttpTarget:
         "/tarpit": tarpit(site),
     }
     return MockHttpTarget(dict(routes))
+
+
+def entry_value(entry: Entry, origin: str) -> str:
+    """The benign value of a manifest entry (UTF-8 in a header or cookie would reach the
+    application as Latin-1 mojibake: an empty keyword, which matches every row as the
+    benign one does)."""
+    value = entry.sample(origin) or ""
+    if entry.location in ("cookie", "header") and not value.isascii():
+        return ""
+    return value
+
+
+def entry_request(origin: str, entry: Entry) -> tuple[WebRequest, InsertionPoint]:
+    """The request a manifest entry describes on the application at ``origin``, and the
+    insertion point of its parameter (shared by the tests and bench/webscan_sqlmap.py)."""
+    assert entry.parameter is not None and entry.location is not None
+    name, value, url = entry.parameter, entry_value(entry, origin), origin + entry.path
+    location = Location(entry.location)
+    if location is Location.QUERY:
+        request = WebRequest(entry.method, f"{url}?{urlencode({name: value})}")
+    elif location is Location.FORM:
+        body = urlencode({name: value}).encode()
+        request = WebRequest(entry.method, url, (("Content-Type", FORM_TYPE),), body)
+    elif location is Location.JSON:
+        body = json.dumps({name: value}, ensure_ascii=False).encode()
+        request = WebRequest(entry.method, url, (("Content-Type", JSON_TYPE),), body)
+    elif location is Location.COOKIE:
+        request = WebRequest(entry.method, url, (("Cookie", f"{name}={value}"),))
+    else:
+        request = WebRequest(entry.method, url, ((name, value),))
+    path = (name,) if location is Location.JSON else ()
+    return request, InsertionPoint(location, name, value, json_path=path)

@@ -8,7 +8,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,12 +18,12 @@ from shaobing.web.checks import sqli
 from shaobing.web.checks.base import Probe, ScanState, all_check_ids, point_checks
 from shaobing.web.client import WebResponse
 from shaobing.web.issues import WebIssue, finding_input
-from shaobing.web.request import FORM_TYPE, JSON_TYPE, InsertionPoint, Location, WebRequest
+from shaobing.web.request import WebRequest
 from tests.targets.http import MockHttpTarget
 from tests.targets.vulnapp.fixture import VulnApp, mariadb_server, vulnapp, vulnapp_full
 from tests.targets.vulnapp.manifest import Entry, load_manifest
 from tests.web.helpers import make_state, probe_for
-from tests.web.sqli_targets import build_target
+from tests.web.sqli_targets import build_target, entry_request
 
 __all__ = ["mariadb_server", "vulnapp", "vulnapp_full"]
 
@@ -339,40 +339,13 @@ def test_issue_becomes_a_finding_with_evidence(target: MockHttpTarget) -> None:
 ENTRIES = [e for e in load_manifest().entries if e.vuln_class.startswith("sqli-")]
 
 
-def _request(app: VulnApp, entry: Entry) -> tuple[WebRequest, InsertionPoint]:
-    """The request the manifest describes and the point of its parameter."""
-    assert entry.parameter is not None and entry.location is not None
-    value = entry.sample(app.url) or ""
-    if entry.location in ("cookie", "header") and not value.isascii():
-        # Header bytes reach Starlette as Latin-1: a UTF-8 value would be mangled before
-        # the SQL; an empty keyword matches every row, as the benign value does.
-        value = ""
-    url = app.url + entry.path
-    name = entry.parameter
-    location = Location(entry.location)
-    if location is Location.QUERY:
-        request = WebRequest(entry.method, f"{url}?{urlencode({name: value})}")
-    elif location is Location.FORM:
-        body = urlencode({name: value}).encode()
-        request = WebRequest(entry.method, url, (("Content-Type", FORM_TYPE),), body)
-    elif location is Location.JSON:
-        body = json.dumps({name: value}, ensure_ascii=False).encode()
-        request = WebRequest(entry.method, url, (("Content-Type", JSON_TYPE),), body)
-    elif location is Location.COOKIE:
-        request = WebRequest(entry.method, url, (("Cookie", f"{name}={value}"),))
-    else:
-        request = WebRequest(entry.method, url, ((name, value),))
-    path = (name,) if location is Location.JSON else ()
-    return request, InsertionPoint(location, name, value, json_path=path)
-
-
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
 def test_manifest_entry(request: pytest.FixtureRequest, entry: Entry) -> None:
     app: VulnApp = request.getfixturevalue("vulnapp_full" if entry.requires else "vulnapp")
     if not entry.available(app.backends):
         pytest.skip(f"needs {entry.requires}")
     state = _state(app.url)
-    web_request, point = _request(app, entry)
+    web_request, point = entry_request(app.url, entry)
     issues = list(CHECK.test(Probe(state, web_request, point)))
     if not entry.vulnerable:
         assert issues == [], [i.detail for i in issues]
