@@ -172,6 +172,7 @@ class WebScanner:
         self.tested_points = 0
         self._seen: set[tuple[str, str]] = set()
         self._attacking = False
+        self._passive_chosen: list[PassiveCheck] | None = None
         self._cookies_seen: dict[str, str] = {}
         self._session_cookies: set[str] = set()
         self._cookie_lock = threading.Lock()
@@ -208,7 +209,10 @@ class WebScanner:
             self._error(f"{check_id}: {exc}")
 
     def _passive(self, response: WebResponse) -> None:
-        checks = self._allowed(passive_checks())
+        # Chosen once per scan: this runs for every response.
+        if self._passive_chosen is None:
+            self._passive_chosen = self._allowed(passive_checks())
+        checks = self._passive_chosen
         if self._attacking:
             checks = [c for c in checks if c.on_attacks]
         for check in checks:
