@@ -1,0 +1,184 @@
+"""Collectors over a filesystem: the local host, or an offline tree given with ``--root``.
+
+An offline tree (an unpacked image, a backup, a test fixture) is read as if it were ``/``:
+absolute symbolic links inside it are resolved against the tree, never against the machine
+running the check, so ``etc/shadow -> /etc/shadow`` in an image cannot leak this host's file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import posixpath
+import stat as stat_module
+from pathlib import Path
+from typing import BinaryIO
+
+from shaobing.baseline.collectors.base import (
+    MAX_FILE_BYTES,
+    CollectorUnavailable,
+    CommandResult,
+    FileStat,
+    HostCollector,
+)
+
+# Symbolic link hops before a path is treated as missing (Linux's own limit is 40).
+MAX_LINK_HOPS = 40
+# Command output kept per stream (organisation-defined default).
+MAX_OUTPUT_BYTES = 4 * 1024 * 1024
+
+
+# /proc files refuse reads with very large buffers (ENOMEM): read in modest chunks.
+READ_CHUNK = 64 * 1024
+
+
+def _read_capped(handle: BinaryIO, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = handle.read(min(READ_CHUNK, limit - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
+def _kind(mode: int) -> str:
+    if stat_module.S_ISREG(mode):
+        return "file"
+    if stat_module.S_ISDIR(mode):
+        return "dir"
+    if stat_module.S_ISLNK(mode):
+        return "link"
+    return "other"
+
+
+class TreeCollector(HostCollector):
+    """Reads files below ``root`` as if ``root`` were ``/``; cannot run commands."""
+
+    kind = "root"
+    live = False
+
+    def __init__(self, root: Path | str) -> None:
+        super().__init__()
+        self.root = Path(root).resolve()
+
+    @property
+    def label(self) -> str:
+        """``root:/path/of/tree``."""
+        return f"root:{self.root}"
+
+    def _host_path(self, path: str) -> Path | None:
+        """The real path on this machine for ``path`` inside the tree, links resolved inside it."""
+        parts = [p for p in posixpath.normpath("/" + path).split("/") if p]
+        resolved: list[str] = []
+        hops = 0
+        while parts:
+            part = parts.pop(0)
+            if part == ".":
+                continue
+            if part == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            candidate = self.root.joinpath(*resolved, part)
+            try:
+                if candidate.is_symlink():
+                    hops += 1
+                    if hops > MAX_LINK_HOPS:
+                        return None
+                    target = os.readlink(candidate)
+                    if target.startswith("/"):
+                        resolved = []
+                    parts = [p for p in target.split("/") if p] + parts
+                    continue
+            except OSError:
+                return None
+            resolved.append(part)
+        return self.root.joinpath(*resolved)
+
+    async def read_file(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes | None:
+        """The file's bytes inside the tree, or None."""
+        real = self._host_path(path)
+        if real is None:
+            return None
+        try:
+            if not real.is_file():
+                return None
+            with real.open("rb") as handle:
+                return _read_capped(handle, limit)
+        except OSError:
+            return None
+
+    async def stat(self, path: str) -> FileStat | None:
+        """Metadata of the path inside the tree (links followed inside the tree)."""
+        real = self._host_path(path)
+        if real is None:
+            return None
+        try:
+            info = real.stat()
+        except OSError:
+            return None
+        return FileStat(
+            path=path,
+            kind=_kind(info.st_mode),
+            mode=stat_module.S_IMODE(info.st_mode),
+            uid=info.st_uid,
+            gid=info.st_gid,
+            size=info.st_size,
+        )
+
+    async def list_dir(self, path: str) -> list[str] | None:
+        """Sorted names in a directory of the tree."""
+        real = self._host_path(path)
+        if real is None:
+            return None
+        try:
+            return sorted(os.listdir(real))
+        except OSError:
+            return None
+
+
+class LocalCollector(TreeCollector):
+    """The machine the check runs on: files, commands and processes are all real."""
+
+    kind = "local"
+    live = True
+
+    def __init__(self) -> None:
+        super().__init__("/")
+
+    @property
+    def label(self) -> str:
+        """``local``."""
+        return "local"
+
+    def _host_path(self, path: str) -> Path | None:
+        return Path(posixpath.normpath("/" + path))
+
+    async def run(self, command: str, timeout: float = 30.0) -> CommandResult:
+        """Run ``command`` with /bin/sh; output capped, killed after ``timeout`` seconds."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "/bin/sh",
+                "-c",
+                command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, "LC_ALL": "C", "LANG": "C"},
+            )
+        except OSError as exc:
+            raise CollectorUnavailable(str(exc)) from exc
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError as exc:
+            proc.kill()
+            await proc.wait()
+            raise CollectorUnavailable(f"timeout {timeout:g}s: {command}") from exc
+        return CommandResult(
+            rc=proc.returncode if proc.returncode is not None else -1,
+            stdout=out[:MAX_OUTPUT_BYTES].decode("utf-8", "replace"),
+            stderr=err[:MAX_OUTPUT_BYTES].decode("utf-8", "replace"),
+        )

@@ -1,0 +1,246 @@
+"""SSH collector (C2): reads a remote host over one asyncssh connection, optionally via sudo.
+
+Everything is done with ordinary POSIX tools on the far side (``cat``, ``stat``, ``ls``,
+``base64``) so no agent is installed. Probes' file lists are prefetched in one command per
+batch, which keeps a whole profile to a handful of round trips; that is what makes dozens
+of hosts in parallel cheap. With ``sudo`` every command runs through ``sudo -S`` with the
+password fed on standard input (or ``sudo -n`` for password-less sudo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+import asyncssh
+
+from shaobing.baseline.collectors.base import (
+    MAX_FILE_BYTES,
+    CollectorUnavailable,
+    CommandResult,
+    FileStat,
+    HostCollector,
+)
+
+# Files per prefetch command: keeps each command line well below ARG_MAX.
+PREFETCH_BATCH = 200
+MARK = "__SHAOBING_"
+DEFAULT_PORT = 22
+
+
+@dataclass
+class SshTarget:
+    """Where and how to log in; parsed from ``ssh://user[:password]@host[:port]``."""
+
+    host: str
+    user: str
+    port: int = DEFAULT_PORT
+    password: str | None = None
+    key_files: list[str] = field(default_factory=list)
+    sudo: bool = False
+    sudo_password: str | None = None
+    known_hosts: str | None = None
+    connect_timeout: float = 15.0
+
+    @classmethod
+    def parse(cls, url: str) -> SshTarget:
+        """Parse an ``ssh://`` URL; raises ValueError naming the problem."""
+        parts = urlsplit(url)
+        if parts.scheme != "ssh" or not parts.hostname or not parts.username:
+            raise ValueError(url)
+        try:
+            port = parts.port or DEFAULT_PORT
+        except ValueError as exc:
+            raise ValueError(url) from exc
+        return cls(
+            host=parts.hostname,
+            user=unquote(parts.username),
+            port=port,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    @property
+    def label(self) -> str:
+        """``ssh://user@host:port`` without the password."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ssh://{self.user}@{host}:{self.port}"
+
+
+def _kind(raw_mode: int) -> str:
+    fmt = raw_mode & 0o170000
+    return {0o100000: "file", 0o040000: "dir", 0o120000: "link"}.get(fmt, "other")
+
+
+def _parse_stat(path: str, line: str) -> FileStat | None:
+    # stat -L -c '%f %u %g %s': raw mode in hex, uid, gid, size
+    fields = line.split()
+    if len(fields) != 4:
+        return None
+    try:
+        raw = int(fields[0], 16)
+        return FileStat(
+            path=path,
+            kind=_kind(raw),
+            mode=raw & 0o7777,
+            uid=int(fields[1]),
+            gid=int(fields[2]),
+            size=int(fields[3]),
+        )
+    except ValueError:
+        return None
+
+
+class SshCollector(HostCollector):
+    """One remote host over SSH."""
+
+    kind = "ssh"
+    live = True
+
+    def __init__(self, target: SshTarget, *, sock: object | None = None) -> None:
+        super().__init__()
+        self.target = target
+        self._sock = sock
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._files: dict[str, bytes | None] = {}
+        self._stats: dict[str, FileStat | None] = {}
+        self._lock = asyncio.Lock()
+        #: whether the login used a key (hardening guard rails ask)
+        self.key_login = False
+
+    @property
+    def label(self) -> str:
+        """``ssh://user@host:port``."""
+        return self.target.label
+
+    async def connect(self) -> None:
+        """Open the connection (password or key); raises CollectorUnavailable with the reason."""
+        if self._conn is not None:
+            return
+        options: dict[str, object] = {
+            "username": self.target.user,
+            "port": self.target.port,
+            "known_hosts": self.target.known_hosts,
+            "connect_timeout": self.target.connect_timeout,
+            "login_timeout": self.target.connect_timeout,
+        }
+        if self.target.password is not None:
+            options["password"] = self.target.password
+        if self.target.key_files:
+            options["client_keys"] = self.target.key_files
+        elif self.target.password is not None:
+            options["client_keys"] = None
+            options["agent_path"] = None
+        if self._sock is not None:
+            options["sock"] = self._sock
+        try:
+            self._conn = await asyncssh.connect(self.target.host, **options)
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            raise CollectorUnavailable(f"{self.label}: {exc}") from exc
+        self.key_login = bool(self.target.key_files) or self.target.password is None
+
+    def _wrap(self, command: str) -> tuple[str, str | None]:
+        if not self.target.sudo:
+            return command, None
+        quoted = shlex.quote(command)
+        secret = self.target.sudo_password or self.target.password
+        if secret is None:
+            return f"sudo -n sh -c {quoted}", None
+        return f"sudo -S -p '' sh -c {quoted}", secret + "\n"
+
+    async def run(self, command: str, timeout: float = 30.0) -> CommandResult:
+        """Run a command on the remote host (through sudo when configured)."""
+        await self.connect()
+        assert self._conn is not None
+        wrapped, feed = self._wrap(command)
+        try:
+            result = await asyncio.wait_for(
+                self._conn.run(
+                    wrapped,
+                    input=feed,
+                    check=False,
+                    env={"LC_ALL": "C", "LANG": "C"},
+                    encoding="utf-8",
+                    errors="replace",
+                ),
+                timeout,
+            )
+        except TimeoutError as exc:
+            raise CollectorUnavailable(f"timeout {timeout:g}s: {command}") from exc
+        except (OSError, asyncssh.Error) as exc:
+            raise CollectorUnavailable(f"{self.label}: {exc}") from exc
+        out = result.stdout if isinstance(result.stdout, str) else ""
+        err = result.stderr if isinstance(result.stderr, str) else ""
+        return CommandResult(rc=result.exit_status or 0, stdout=out, stderr=err)
+
+    async def prefetch(self, paths: Iterable[str]) -> None:
+        """Read many files and their metadata in one command per batch."""
+        wanted = [p for p in dict.fromkeys(paths) if p not in self._files]
+        for start in range(0, len(wanted), PREFETCH_BATCH):
+            await self._fetch(wanted[start : start + PREFETCH_BATCH])
+
+    async def _fetch(self, paths: list[str]) -> None:
+        script = []
+        for path in paths:
+            q = shlex.quote(path)
+            script.append(
+                f"printf '\\n{MARK}S %s\\n' \"$(stat -L -c '%f %u %g %s' -- {q} 2>/dev/null)\";"
+                f"if [ -f {q} ] && [ -r {q} ]; then printf '{MARK}D\\n';"
+                f" head -c {MAX_FILE_BYTES} -- {q} | base64 | tr -d '\\n'; fi"
+            )
+        result = await self.run(" ".join(script), timeout=120.0)
+        chunks = result.stdout.split(f"\n{MARK}S ")[1:]
+        for path, chunk in zip(paths, chunks, strict=False):
+            head, _, rest = chunk.partition("\n")
+            self._stats[path] = _parse_stat(path, head.strip())
+            if rest.startswith(f"{MARK}D"):
+                data = rest[len(MARK) + 1 :].strip()
+                try:
+                    self._files[path] = base64.b64decode(data)
+                except ValueError:
+                    self._files[path] = None
+            else:
+                self._files[path] = None
+        for path in paths:
+            self._files.setdefault(path, None)
+            self._stats.setdefault(path, None)
+
+    async def read_file(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes | None:
+        """The remote file's bytes, or None."""
+        if path not in self._files:
+            async with self._lock:
+                if path not in self._files:
+                    await self._fetch([path])
+        data = self._files.get(path)
+        return None if data is None else data[:limit]
+
+    async def stat(self, path: str) -> FileStat | None:
+        """The remote path's metadata (``stat -L``)."""
+        if path not in self._stats:
+            async with self._lock:
+                if path not in self._stats:
+                    await self._fetch([path])
+        return self._stats.get(path)
+
+    async def list_dir(self, path: str) -> list[str] | None:
+        """Names in a remote directory."""
+        q = shlex.quote(path)
+        result = await self.run(f"[ -d {q} ] && ls -A1 -- {q}")
+        if result.rc != 0:
+            return None
+        return sorted(line for line in result.stdout.splitlines() if line)
+
+    async def processes(self) -> list[str]:
+        """Command lines of the remote host's processes."""
+        result = await self.run("ps -eo args=")
+        return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    async def close(self) -> None:
+        """Close the SSH connection."""
+        if self._conn is not None:
+            self._conn.close()
+            await self._conn.wait_closed()
+            self._conn = None
