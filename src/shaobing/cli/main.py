@@ -19,6 +19,7 @@ from shaobing import __version__
 from shaobing.cli import (
     assets,
     audit,
+    baseline,
     clients,
     engagements,
     findings,
@@ -62,6 +63,7 @@ vulndb_match.register(vulndb.app)
 app.add_typer(vulndb.app, name="vulndb", help=t("vulndb.help.group"))
 app.add_typer(template_cmd.app, name="template", help=t("cli.help.template"))
 app.add_typer(policy.app, name="policy", help=t("cli.help.policy"))
+app.add_typer(baseline.app, name="baseline", help=t("baseline.cli.help_group"))
 app.command("webscan", help=t("web.cli.help"))(webscan.webscan)
 register_network_retest()
 register_web_retest()

@@ -11,6 +11,7 @@ def load_all_models() -> MetaData:
     """Import every model module and return the complete metadata."""
     # Imported for their side effect of registering tables on Base.metadata.
     from shaobing.assets import models as _assets  # noqa: F401
+    from shaobing.baseline import models as _baseline  # noqa: F401
     from shaobing.core import audit as _audit  # noqa: F401
     from shaobing.engagements import models as _engagements  # noqa: F401
     from shaobing.findings import models as _findings  # noqa: F401

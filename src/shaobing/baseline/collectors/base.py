@@ -103,6 +103,25 @@ class HostCollector(ABC):
                     lines.append(raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace"))
         return lines
 
+    async def write_file(self, path: str, data: bytes, mode: int | None = None) -> None:
+        """Replace a file's content atomically (hardening); offline trees write into the tree."""
+        raise CollectorUnavailable("read-only")
+
+    async def chmod_chown(
+        self, path: str, mode: int | None, uid: int | None, gid: int | None
+    ) -> None:
+        """Change permission bits and/or owner of a path (hardening)."""
+        raise CollectorUnavailable("read-only")
+
+    async def remove_file(self, path: str) -> None:
+        """Delete a file the hardening created (rollback)."""
+        raise CollectorUnavailable("read-only")
+
+    def forget(self, path: str) -> None:
+        """Drop cached content of a path after it changed."""
+        self._text_cache.pop(path, None)
+        self._names = None
+
     async def prefetch(self, paths: Iterable[str]) -> None:
         """Hint that these files will be read soon (remote collectors batch them)."""
         return

@@ -8,6 +8,7 @@ running the check, so ``etc/shadow -> /etc/shadow`` in an image cannot leak this
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import posixpath
 import stat as stat_module
@@ -138,6 +139,58 @@ class TreeCollector(HostCollector):
             return sorted(os.listdir(real))
         except OSError:
             return None
+
+    def _writable_path(self, path: str) -> Path:
+        real = self._host_path(path)
+        if real is None:
+            raise CollectorUnavailable(f"cannot resolve {path}")
+        return real
+
+    async def write_file(self, path: str, data: bytes, mode: int | None = None) -> None:
+        """Write through a temporary file and rename, keeping the old mode and owner."""
+        real = self._writable_path(path)
+        real.parent.mkdir(parents=True, exist_ok=True)
+        temp = real.with_name(f".{real.name}.shaobing-tmp")
+        try:
+            old = real.stat() if real.exists() else None
+            with temp.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if old is not None:
+                os.chmod(temp, stat_module.S_IMODE(old.st_mode))
+                with contextlib.suppress(PermissionError):
+                    os.chown(temp, old.st_uid, old.st_gid)
+            elif mode is not None:
+                os.chmod(temp, mode)
+            os.replace(temp, real)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise CollectorUnavailable(f"{path}: {exc.strerror or exc}") from exc
+        self.forget(path)
+
+    async def chmod_chown(
+        self, path: str, mode: int | None, uid: int | None, gid: int | None
+    ) -> None:
+        """chmod/chown inside the tree."""
+        real = self._writable_path(path)
+        try:
+            if mode is not None:
+                os.chmod(real, mode)
+            if uid is not None or gid is not None:
+                os.chown(real, -1 if uid is None else uid, -1 if gid is None else gid)
+        except OSError as exc:
+            raise CollectorUnavailable(f"{path}: {exc.strerror or exc}") from exc
+
+    async def remove_file(self, path: str) -> None:
+        """Delete a file inside the tree."""
+        real = self._writable_path(path)
+        try:
+            real.unlink(missing_ok=True)
+        except OSError as exc:
+            raise CollectorUnavailable(f"{path}: {exc.strerror or exc}") from exc
+        self.forget(path)
 
 
 class LocalCollector(TreeCollector):

@@ -28,6 +28,8 @@ from shaobing.baseline.collectors.base import (
 
 # Files per prefetch command: keeps each command line well below ARG_MAX.
 PREFETCH_BATCH = 200
+# Base64 characters per staging command when writing a file.
+WRITE_CHUNK = 64 * 1024
 MARK = "__SHAOBING_"
 DEFAULT_PORT = 22
 
@@ -237,6 +239,62 @@ class SshCollector(HostCollector):
         """Command lines of the remote host's processes."""
         result = await self.run("ps -eo args=")
         return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    async def write_file(self, path: str, data: bytes, mode: int | None = None) -> None:
+        """Write via a temporary file next to the target and ``mv`` (keeps mode and owner)."""
+        q = shlex.quote(path)
+        tmp = shlex.quote(f"{path}.shaobing-tmp")
+        payload = base64.b64encode(data).decode()
+        staged = shlex.quote(f"{path}.shaobing-b64")
+        # one argument may not exceed MAX_ARG_STRLEN (128 KiB): stage the content in chunks
+        for start in range(0, max(len(payload), 1), WRITE_CHUNK):
+            chunk = shlex.quote(payload[start : start + WRITE_CHUNK])
+            redirect = ">" if start == 0 else ">>"
+            staged_result = await self.run(
+                f'mkdir -p -- "$(dirname -- {q})" && printf %s {chunk} {redirect} {staged}'
+            )
+            if staged_result.rc != 0:
+                raise CollectorUnavailable(f"{path}: {staged_result.stderr.strip()}")
+        chmod = f"chmod {mode:o} {tmp};" if mode is not None else ""
+        script = (
+            f"base64 -d {staged} > {tmp} && rm -f {staged}"
+            f" && if [ -e {q} ]; then chmod --reference={q} {tmp} && chown --reference={q} {tmp};"
+            f" else {chmod} :; fi && mv -f -- {tmp} {q}"
+        )
+        result = await self.run(script, timeout=60.0)
+        if result.rc != 0:
+            raise CollectorUnavailable(f"{path}: {result.stderr.strip() or result.rc}")
+        self._files.pop(path, None)
+        self._stats.pop(path, None)
+        self.forget(path)
+
+    async def chmod_chown(
+        self, path: str, mode: int | None, uid: int | None, gid: int | None
+    ) -> None:
+        """chmod/chown on the remote host."""
+        q = shlex.quote(path)
+        parts = []
+        if mode is not None:
+            parts.append(f"chmod {mode:o} -- {q}")
+        if uid is not None or gid is not None:
+            owner = "" if uid is None else str(uid)
+            group = "" if gid is None else f":{gid}"
+            parts.append(f"chown {owner}{group} -- {q}")
+        if not parts:
+            return
+        result = await self.run(" && ".join(parts))
+        if result.rc != 0:
+            raise CollectorUnavailable(f"{path}: {result.stderr.strip() or result.rc}")
+        self._stats.pop(path, None)
+
+    async def remove_file(self, path: str) -> None:
+        """Delete a remote file."""
+        result = await self.run(f"rm -f -- {shlex.quote(path)}")
+        if result.rc != 0:
+            raise CollectorUnavailable(f"{path}: {result.stderr.strip() or result.rc}")
+        self._files.pop(path, None)
+        self._stats.pop(path, None)
+        self.forget(path)
 
     async def close(self) -> None:
         """Close the SSH connection."""

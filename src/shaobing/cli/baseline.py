@@ -1,0 +1,233 @@
+"""``shaobing baseline check/profiles/rules`` (C1, C2) and hardening commands (C3)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from shaobing.baseline.loader import build_profile, raw_profiles
+from shaobing.baseline.results import STATUS_LABELS, ProfileReport, Status
+from shaobing.baseline.score import profile_score
+from shaobing.baseline.service import DEFAULT_CONCURRENCY, Access, report_json, run_check
+from shaobing.cli.output import actor, console, err_console, initialised_engine, write_json
+from shaobing.core.errors import ValidationError
+from shaobing.core.i18n import t
+
+app = typer.Typer(no_args_is_help=True, help=t("baseline.cli.help_group"))
+
+STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.NA: "dim", Status.ERROR: "yellow"}
+
+
+def parse_vars(values: list[str] | None) -> dict[str, str]:
+    """``name=value`` pairs from ``--var``."""
+    out: dict[str, str] = {}
+    for value in values or []:
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip():
+            raise ValidationError(t("baseline.cli.bad_var", value=value))
+        out[name.strip()] = text
+    return out
+
+
+def print_report(report: ProfileReport, *, show_all: bool) -> None:
+    """Summary line and one block per rule that did not pass (all with ``--all``)."""
+    counts = report.counts()
+    console.print(
+        t(
+            "baseline.cli.summary",
+            profile=report.profile,
+            title=report.title,
+            target=report.target,
+            os=report.os or "-",
+            score=profile_score(report),
+            passed=counts["pass"],
+            failed=counts["fail"],
+            na=counts["na"],
+            errors=counts["error"],
+        ),
+        markup=False,
+    )
+    order = {Status.FAIL: 0, Status.ERROR: 1, Status.NA: 2, Status.PASS: 3}
+    for result in sorted(report.results, key=lambda r: (order[r.status], r.rule_id)):
+        if result.status is Status.PASS and not show_all:
+            continue
+        if result.status is Status.NA and not show_all:
+            continue
+        style = STATUS_STYLE[result.status]
+        text = t(
+            "baseline.cli.result_line",
+            status=STATUS_LABELS[result.status],
+            rule_id=result.rule_id,
+            title=result.title,
+            severity=result.severity,
+            observed=result.observed,
+            expected=result.expected,
+        )
+        console.print(f"[{style}]{escape(text)}[/{style}]")
+
+
+def access_options(
+    password: str | None,
+    key: list[str] | None,
+    sudo: bool,
+    sudo_password: str | None,
+    known_hosts: str | None,
+    files_from: str | None,
+    root: Path | None,
+) -> Access:
+    """Access settings from options and the environment (secrets stay out of shell history)."""
+    return Access(
+        password=password or os.environ.get("SHAOBING_SSH_PASSWORD"),
+        key_files=list(key or []),
+        sudo=sudo,
+        sudo_password=sudo_password or os.environ.get("SHAOBING_SUDO_PASSWORD"),
+        known_hosts=known_hosts,
+        files_from=files_from,
+        root=root,
+    )
+
+
+@app.command("check", help=t("baseline.cli.help_check"))
+def check(
+    profile: Annotated[str, typer.Option("--profile", "-p", help=t("baseline.cli.help_profile"))],
+    target: Annotated[
+        list[str] | None, typer.Option("--target", "-t", help=t("baseline.cli.help_target"))
+    ] = None,
+    root: Annotated[Path | None, typer.Option("--root", help=t("baseline.cli.help_root"))] = None,
+    engagement: Annotated[
+        str | None, typer.Option("--engagement", "-e", help=t("baseline.cli.help_engagement"))
+    ] = None,
+    json_out: Annotated[
+        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
+    ] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help=t("baseline.cli.help_var"))] = None,
+    rule: Annotated[
+        list[str] | None, typer.Option("--rule", help=t("baseline.cli.help_rule"))
+    ] = None,
+    key: Annotated[list[str] | None, typer.Option("--key", help=t("baseline.cli.help_key"))] = None,
+    password: Annotated[
+        str | None, typer.Option("--password", help=t("baseline.cli.help_password"))
+    ] = None,
+    sudo: Annotated[bool, typer.Option("--sudo", help=t("baseline.cli.help_sudo"))] = False,
+    sudo_password: Annotated[
+        str | None, typer.Option("--sudo-password", help=t("baseline.cli.help_sudo_password"))
+    ] = None,
+    known_hosts: Annotated[
+        str | None, typer.Option("--known-hosts", help=t("baseline.cli.help_known_hosts"))
+    ] = None,
+    files_from: Annotated[
+        str | None, typer.Option("--files-from", help=t("baseline.cli.help_files_from"))
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=256, help=t("baseline.cli.help_concurrency"))
+    ] = DEFAULT_CONCURRENCY,
+    show_all: Annotated[bool, typer.Option("--all", help=t("baseline.cli.help_all"))] = False,
+) -> None:
+    """Check targets against a profile."""
+    access = access_options(password, key, sudo, sudo_password, known_hosts, files_from, root)
+    engine = initialised_engine() if engagement else None
+    outcome = run_check(
+        engine,
+        profile_name=profile,
+        targets=list(target or []) or [None],
+        access=access,
+        engagement_ref=engagement,
+        variables=parse_vars(var),
+        rules=list(rule or []),
+        concurrency=concurrency,
+        actor=actor(),
+    )
+    quiet = json_out == "-"
+    if not quiet:
+        for report in outcome.reports:
+            print_report(report, show_all=show_all)
+        if engagement is None:
+            err_console.print(t("baseline.cli.not_stored"), markup=False)
+        for run_id, summary in zip(outcome.run_ids, outcome.findings, strict=False):
+            console.print(t("baseline.cli.stored", run_id=run_id, **summary), markup=False)
+    if json_out is not None:
+        if len(outcome.reports) == 1:
+            data: dict[str, Any] = report_json(outcome.reports[0])
+            if outcome.run_ids:
+                data["run_id"] = outcome.run_ids[0]
+        else:
+            data = {
+                "profile": outcome.reports[0].profile if outcome.reports else profile,
+                "runs": [report_json(r) for r in outcome.reports],
+                "run_ids": outcome.run_ids,
+            }
+        write_json(json_out, data)
+
+
+@app.command("profiles", help=t("baseline.cli.help_profiles"))
+def profiles(
+    json_out: Annotated[
+        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
+    ] = None,
+) -> None:
+    """List profiles with their rule counts."""
+    rows = []
+    for pid, raw in sorted(raw_profiles().items()):
+        rows.append(
+            {"id": pid, "title": raw.title or pid, "target": raw.target, "rules": len(raw.rules)}
+        )
+    if json_out is not None:
+        write_json(json_out, {"profiles": rows})
+        return
+    for row in rows:
+        console.print(
+            t(
+                "baseline.cli.profile_line",
+                id=row["id"],
+                title=row["title"],
+                count=row["rules"],
+                target=row["target"],
+            ),
+            markup=False,
+        )
+
+
+@app.command("rules", help=t("baseline.cli.help_rules"))
+def rules(
+    profile: Annotated[str, typer.Option("--profile", "-p", help=t("baseline.cli.help_profile"))],
+    json_out: Annotated[
+        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
+    ] = None,
+) -> None:
+    """List a profile's rules with severity and GB/T 22239 clauses."""
+    profiles_ = raw_profiles()
+    if profile not in profiles_:
+        raise ValidationError(
+            t("baseline.load.unknown_profile", name=profile, known="、".join(sorted(profiles_)))
+        )
+    built = build_profile(profiles_[profile])
+    rows = [
+        {
+            "id": r.id,
+            "title": r.title,
+            "severity": r.severity,
+            "references": r.references.model_dump(),
+            "can_harden": bool(r.remediation.edits or r.remediation.commands),
+        }
+        for r in built.rules
+    ]
+    if json_out is not None:
+        write_json(json_out, {"profile": profile, "rules": rows})
+        return
+    for row in rows:
+        refs: dict[str, Any] = dict(row["references"])  # type: ignore[call-overload]
+        console.print(
+            t(
+                "baseline.cli.rule_line",
+                id=row["id"],
+                severity=row["severity"],
+                title=row["title"],
+                control=refs.get("control", ""),
+                clauses="、".join(refs.get("gb22239") or []),
+            ),
+            markup=False,
+        )
