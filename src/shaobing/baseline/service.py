@@ -158,13 +158,14 @@ def open_target(text: str | None, access: Access) -> OpenedTarget:
     )
 
 
-def _check_scope(
+def check_scope(
     engagement: Engagement,
     opened: OpenedTarget,
     http_url: str | None,
     engine: Engine | None,
     actor: str,
 ) -> None:
+    """Refuse network targets (SSH, database, http_url) outside the engagement's scope."""
     if opened.spec.get("kind") in {"ssh", "dsn"} and opened.address:
         decision = check_target(
             engagement,
@@ -407,7 +408,7 @@ def run_check(
         with session_scope(engine) as session:
             engagement = resolve_engagement(session, engagement_ref)
             for item in opened:
-                _check_scope(engagement, item, http_url, engine, actor)
+                check_scope(engagement, item, http_url, engine, actor)
             engagement_id = engagement.id
     started = datetime.now(UTC)
     reports = asyncio.run(

@@ -14,6 +14,7 @@ from typing import Any
 
 from shaobing.baseline.collectors.base import CollectorUnavailable, HostCollector
 from shaobing.baseline.configparse import parse_equals
+from shaobing.core.i18n import t
 
 # os-release ids that belong to each family (GB/T-independent: the distributions' own ids).
 DEBIAN_IDS = {"debian", "ubuntu", "deepin", "uos", "uniontech", "linuxmint", "raspbian"}
@@ -169,13 +170,13 @@ class UnitState:
     def describe(self) -> str:
         """不存在 / 已启用、运行中 ..."""
         if not self.present:
-            return "不存在"
+            return t("baseline.unit.absent")
         parts = []
         if self.enabled is not None:
-            parts.append("开机启用" if self.enabled else "未启用")
+            parts.append(t("baseline.unit.enabled" if self.enabled else "baseline.unit.disabled"))
         if self.active is not None:
-            parts.append("运行中" if self.active else "未运行")
-        return "、".join(parts) or "存在"
+            parts.append(t("baseline.unit.active" if self.active else "baseline.unit.inactive"))
+        return "、".join(parts) or t("baseline.unit.present")
 
     def satisfies(self, expect: str) -> bool:
         """Whether the state meets the probe's expectation."""

@@ -9,11 +9,19 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from shaobing.baseline.harden_service import HardenOutcome, harden, list_runs, rollback
 from shaobing.baseline.loader import build_profile, raw_profiles
 from shaobing.baseline.results import STATUS_LABELS, ProfileReport, Status
 from shaobing.baseline.score import profile_score
 from shaobing.baseline.service import DEFAULT_CONCURRENCY, Access, report_json, run_check
-from shaobing.cli.output import actor, console, err_console, initialised_engine, write_json
+from shaobing.cli.output import (
+    actor,
+    console,
+    db_session,
+    err_console,
+    initialised_engine,
+    write_json,
+)
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
 
@@ -231,3 +239,181 @@ def rules(
             ),
             markup=False,
         )
+
+
+def _rule_list(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for value in values or []:
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return out
+
+
+def _print_plan(outcome: HardenOutcome) -> None:
+    plan = outcome.plan
+    console.print(
+        t(
+            "baseline.harden.plan_header",
+            profile=outcome.before.profile,
+            target=outcome.before.target,
+            count=len(plan.actionable),
+            files=len(plan.changes),
+        ),
+        markup=False,
+    )
+    diffs = plan.diffs()
+    shown: set[str] = set()
+    for rule in plan.rules:
+        state = STATUS_LABELS[Status(rule.status_before)]
+        console.print(
+            t("baseline.harden.plan_rule", state=state, rule_id=rule.rule_id, title=rule.title),
+            markup=False,
+        )
+        if rule.skipped:
+            console.print(t("baseline.harden.plan_skip", reason=rule.skipped), markup=False)
+            continue
+        for path in rule.files:
+            if path in diffs and path not in shown:
+                shown.add(path)
+                console.print(escape(diffs[path].rstrip("\n")), highlight=False)
+        for command in rule.commands:
+            console.print(t("baseline.harden.plan_command", command=command), markup=False)
+
+
+@app.command("harden", help=t("baseline.harden.help_harden"))
+def harden_cmd(
+    profile: Annotated[str, typer.Option("--profile", "-p", help=t("baseline.cli.help_profile"))],
+    rules_: Annotated[
+        list[str] | None, typer.Option("--rules", "--rule", help=t("baseline.harden.help_rules"))
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", "-t", help=t("baseline.cli.help_target"))
+    ] = None,
+    root: Annotated[Path | None, typer.Option("--root", help=t("baseline.cli.help_root"))] = None,
+    engagement: Annotated[
+        str | None, typer.Option("--engagement", "-e", help=t("baseline.cli.help_engagement"))
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help=t("baseline.harden.help_yes"))] = False,
+    json_out: Annotated[
+        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
+    ] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help=t("baseline.cli.help_var"))] = None,
+    key: Annotated[list[str] | None, typer.Option("--key", help=t("baseline.cli.help_key"))] = None,
+    password: Annotated[
+        str | None, typer.Option("--password", help=t("baseline.cli.help_password"))
+    ] = None,
+    sudo: Annotated[bool, typer.Option("--sudo", help=t("baseline.cli.help_sudo"))] = False,
+    sudo_password: Annotated[
+        str | None, typer.Option("--sudo-password", help=t("baseline.cli.help_sudo_password"))
+    ] = None,
+    known_hosts: Annotated[
+        str | None, typer.Option("--known-hosts", help=t("baseline.cli.help_known_hosts"))
+    ] = None,
+) -> None:
+    """Plan hardening; apply it with --yes."""
+    access = access_options(password, key, sudo, sudo_password, known_hosts, None, root)
+    engine = initialised_engine() if yes else None
+    outcome = harden(
+        engine,
+        profile_name=profile,
+        target=target,
+        access=access,
+        rules=_rule_list(rules_),
+        variables=parse_vars(var),
+        engagement_ref=engagement,
+        yes=yes,
+        actor=actor(),
+    )
+    if json_out != "-":
+        _print_plan(outcome)
+        if outcome.run_id is None:
+            err_console.print(t("baseline.harden.confirm_hint"), markup=False)
+        else:
+            console.print(
+                t(
+                    "baseline.harden.result",
+                    run_id=outcome.run_id,
+                    status=outcome.status,
+                    before=profile_score(outcome.before),
+                    after=profile_score(outcome.after) if outcome.after else "-",
+                ),
+                markup=False,
+            )
+            if outcome.message:
+                err_console.print(
+                    t("baseline.harden.failed", message=outcome.message), markup=False
+                )
+            if outcome.after is not None:
+                print_report(outcome.after, show_all=False)
+    write_json(json_out, outcome.as_json())
+    if outcome.status == "failed-rolled-back":
+        raise typer.Exit(1)
+
+
+@app.command("rollback", help=t("baseline.harden.help_rollback"))
+def rollback_cmd(
+    run_id: Annotated[int, typer.Argument(min=1)],
+    json_out: Annotated[
+        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
+    ] = None,
+    key: Annotated[list[str] | None, typer.Option("--key", help=t("baseline.cli.help_key"))] = None,
+    password: Annotated[
+        str | None, typer.Option("--password", help=t("baseline.cli.help_password"))
+    ] = None,
+    sudo: Annotated[bool, typer.Option("--sudo", help=t("baseline.cli.help_sudo"))] = False,
+    sudo_password: Annotated[
+        str | None, typer.Option("--sudo-password", help=t("baseline.cli.help_sudo_password"))
+    ] = None,
+    known_hosts: Annotated[
+        str | None, typer.Option("--known-hosts", help=t("baseline.cli.help_known_hosts"))
+    ] = None,
+) -> None:
+    """Restore the files of a hardening run."""
+    access = access_options(password, key, sudo, sudo_password, known_hosts, None, None)
+    outcome = rollback(initialised_engine(), run_id, access, actor=actor())
+    if json_out != "-":
+        console.print(
+            t(
+                "baseline.harden.rollback_done",
+                run_id=run_id,
+                count=len(outcome.restored),
+                score=profile_score(outcome.after) if outcome.after else "-",
+            ),
+            markup=False,
+        )
+        for problem in outcome.problems:
+            err_console.print(t("baseline.harden.rollback_problem", problem=problem), markup=False)
+        if outcome.note:
+            err_console.print(outcome.note, markup=False)
+    write_json(json_out, outcome.as_json())
+    if outcome.problems:
+        raise typer.Exit(1)
+
+
+@app.command("runs", help=t("baseline.harden.help_runs"))
+def runs_cmd(
+    engagement: Annotated[
+        str | None, typer.Option("--engagement", "-e", help=t("baseline.cli.help_engagement"))
+    ] = None,
+    json_out: Annotated[
+        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
+    ] = None,
+) -> None:
+    """List hardening runs."""
+    with db_session(readonly=True) as session:
+        rows = [
+            {
+                "id": r.id,
+                "created": r.created_at.isoformat(timespec="seconds"),
+                "profile": r.profile,
+                "target": r.target,
+                "status": r.status,
+                "rules": len(r.rules or []),
+                "message": r.message,
+            }
+            for r in list_runs(session, engagement)
+        ]
+    if json_out is not None:
+        write_json(json_out, {"runs": rows})
+        return
+    for row in rows:
+        console.print(t("baseline.harden.run_line", **row), markup=False)
