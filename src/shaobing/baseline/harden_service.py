@@ -233,7 +233,13 @@ async def _harden(
             session.add(run)
             session.flush()
             before_run, _ = record_report(
-                session, engagement, before, opened, actor=actor, purpose="harden-before"
+                session,
+                engagement,
+                before,
+                opened,
+                actor=actor,
+                purpose="harden-before",
+                profile_source=profile_source,
             )
             run.before_run_id = before_run.id
             run_id = run.id
@@ -256,7 +262,13 @@ async def _harden(
             stored = session.get(HardeningRun, run_id)
             assert engagement is not None and stored is not None
             after_run, summary = record_report(
-                session, engagement, after, opened, actor=actor, purpose="harden-after"
+                session,
+                engagement,
+                after,
+                opened,
+                actor=actor,
+                purpose="harden-after",
+                profile_source=profile_source,
             )
             stored.after_run_id = after_run.id
             stored.status = status

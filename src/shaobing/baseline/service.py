@@ -283,7 +283,14 @@ def report_json(report: ProfileReport) -> dict[str, Any]:
     }
 
 
-def finding_records(report: ProfileReport, address: str | None, port: int | None) -> list[Record]:
+def finding_records(
+    report: ProfileReport,
+    address: str | None,
+    port: int | None,
+    *,
+    target_spec: dict[str, Any] | None = None,
+    profile_source: str | None = None,
+) -> list[Record]:
     """Failed rules as findings; the host is covered so fixed rules close on re-check."""
     records: list[Record] = []
     for result in report.results:
@@ -321,6 +328,9 @@ def finding_records(report: ProfileReport, address: str | None, port: int | None
                     "gb22239": refs.get("gb22239") or [],
                     "control": refs.get("control"),
                     "cis": refs.get("cis") or [],
+                    # how a retest reaches the target again (never secrets)
+                    "target_spec": target_spec or {},
+                    "profile_source": profile_source or report.profile,
                 },
             )
         )
@@ -339,6 +349,7 @@ def record_report(
     purpose: str = "check",
     started: datetime | None = None,
     make_findings: bool = True,
+    profile_source: str | None = None,
 ) -> tuple[BaselineRun, IngestSummary | None]:
     """Store the run and turn failures into findings (closing rules that now pass)."""
     run = BaselineRun(
@@ -364,7 +375,13 @@ def record_report(
         summary = ingest(
             session,
             engagement,
-            finding_records(report, opened.address, opened.port),
+            finding_records(
+                report,
+                opened.address,
+                opened.port,
+                target_spec=opened.spec,
+                profile_source=profile_source,
+            ),
             format_name="baseline",
             source_tool=SOURCE_TOOL,
             file_name=f"{report.profile}@{report.target}",
@@ -421,7 +438,13 @@ def run_check(
             assert stored is not None
             for report, item in zip(reports, opened, strict=True):
                 run, summary = record_report(
-                    session, stored, report, item, actor=actor, started=started
+                    session,
+                    stored,
+                    report,
+                    item,
+                    actor=actor,
+                    started=started,
+                    profile_source=profile_name,
                 )
                 outcome.run_ids.append(run.id)
                 if summary is not None:

@@ -16,6 +16,7 @@ import pydantic
 import typer
 
 from shaobing import __version__
+from shaobing.baseline.retest import register_baseline_retest
 from shaobing.cli import (
     assets,
     audit,
@@ -67,6 +68,7 @@ app.add_typer(baseline.app, name="baseline", help=t("baseline.cli.help_group"))
 app.command("webscan", help=t("web.cli.help"))(webscan.webscan)
 register_network_retest()
 register_web_retest()
+register_baseline_retest()
 
 
 def _version(value: bool) -> None:
