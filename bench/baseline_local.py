@@ -173,10 +173,26 @@ def _nearest_ds() -> Path | None:
     return None
 
 
+def _widened(ds: Path, tmp: str) -> Path:
+    """A copy of the Debian 11 datastream whose platform check also accepts Debian 12.
+
+    ssg-debian 0.1.65 (bookworm) ships no Debian 12 content, and the Debian 11 content marks
+    every rule notapplicable on Debian 12; widening the /etc/debian_version pattern lets its
+    checks run here, which is what a side-by-side comparison needs.
+    """
+    text = ds.read_text(encoding="utf-8")
+    copy = Path(tmp) / ds.name
+    copy.write_text(text.replace("^11.[0-9]+$", "^1[12].[0-9]+$"), encoding="utf-8")
+    return copy
+
+
 def _oscap(ds: Path | None, profile: str) -> dict[str, object] | None:
     if shutil.which("oscap") is None or ds is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
+        release = Path("/etc/debian_version").read_text(encoding="utf-8").split(".")[0]
+        if "debian11" in ds.name and release.strip() == "12":
+            ds = _widened(ds, tmp)
         results = Path(tmp) / "results.xml"
         start = time.perf_counter()
         subprocess.run(
