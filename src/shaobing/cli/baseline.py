@@ -24,6 +24,9 @@ from shaobing.cli.output import (
 )
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
+from shaobing.engagements.service import resolve_engagement
+from shaobing.findings.ingest import IngestOptions
+from shaobing.findings.service import import_file
 
 app = typer.Typer(no_args_is_help=True, help=t("baseline.cli.help_group"))
 
@@ -417,3 +420,28 @@ def runs_cmd(
         return
     for row in rows:
         console.print(t("baseline.harden.run_line", **row), markup=False)
+
+
+@app.command("import-xccdf", help=t("baseline.cli.help_import"))
+def import_xccdf(
+    file: Annotated[Path, typer.Argument(help=t("baseline.cli.help_import_file"))],
+    engagement: Annotated[
+        str, typer.Option("--engagement", "-e", help=t("baseline.cli.help_engagement"))
+    ],
+    json_out: Annotated[
+        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
+    ] = None,
+) -> None:
+    """Import OpenSCAP XCCDF/ARF results (same as ``findings import --format xccdf``)."""
+    if not file.is_file():
+        raise ValidationError(t("baseline.cli.no_file", path=str(file)))
+    with db_session() as session:
+        target = resolve_engagement(session, engagement)
+        summary = import_file(
+            session, target, file, fmt="xccdf", options=IngestOptions(actor=actor())
+        )
+    data = summary.as_dict()
+    if json_out is not None:
+        write_json(json_out, data)
+        return
+    console.print(t("baseline.cli.imported", file=str(file), **data), markup=False)
