@@ -20,10 +20,11 @@ from shaobing.baseline.collectors.filesystem import LocalCollector, TreeCollecto
 from shaobing.baseline.collectors.ssh import SshCollector, SshTarget
 from shaobing.baseline.engine import run_profile
 from shaobing.baseline.http import fetch
-from shaobing.baseline.loader import get_profile
+from shaobing.baseline.model import Rule
 from shaobing.baseline.probes import Context
 from shaobing.baseline.results import Status
-from shaobing.baseline.service import SOURCE_TOOL
+from shaobing.baseline.service import SOURCE_TOOL, load_checkable
+from shaobing.baseline.wazuh import ScaPolicy, run_sca_policy
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
 from shaobing.findings.models import Finding
@@ -71,19 +72,35 @@ def retest_baseline(finding: Finding) -> RetestResult:
     source = str(extra.get("profile_source") or extra.get("profile") or "")
     if not spec or not source:
         raise ValidationError(t("baseline.retest.no_target", id=finding.id))
-    profile = get_profile(source)
-    rules = [r for r in profile.rules if r.id == finding.check_id]
-    if not rules:
-        raise ValidationError(t("baseline.retest.rule_gone", rule=finding.check_id, profile=source))
+    checkable = load_checkable(source)
+    if isinstance(checkable, ScaPolicy):
+        if not any(str(c.id) == finding.check_id for c in checkable.checks):
+            raise ValidationError(
+                t("baseline.retest.rule_gone", rule=finding.check_id, profile=source)
+            )
+        rules: list[Rule] = []
+        http_url = None
+    else:
+        rules = [r for r in checkable.rules if r.id == finding.check_id]
+        if not rules:
+            raise ValidationError(
+                t("baseline.retest.rule_gone", rule=finding.check_id, profile=source)
+            )
+        http_url = str(checkable.variables.get("http_url") or "") or None
     host, db = _collectors(spec)
-    http_url = str(profile.variables.get("http_url") or "") or None
 
     async def work() -> Any:
         try:
             if isinstance(host, SshCollector):
                 await host.connect()
+            if isinstance(checkable, ScaPolicy):
+                if host is None:
+                    raise ValidationError(t("baseline.observed.no_host"))
+                report = await run_sca_policy(checkable, host)
+                report.results = [r for r in report.results if r.rule_id == finding.check_id]
+                return report
             ctx = Context(host=host, db=db, http=fetch, http_url=http_url)
-            return await run_profile(profile, ctx, rules)
+            return await run_profile(checkable, ctx, rules)
         finally:
             if host is not None:
                 await host.close()

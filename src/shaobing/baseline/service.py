@@ -32,6 +32,8 @@ from shaobing.baseline.models import BaselineRun
 from shaobing.baseline.probes import Context
 from shaobing.baseline.results import ProfileReport, RuleResult, Status
 from shaobing.baseline.score import profile_score
+from shaobing.baseline.system import detect_os
+from shaobing.baseline.wazuh import ScaPolicy, is_sca_policy, load_sca_policy, run_sca_policy
 from shaobing.core.db import session_scope
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
@@ -198,22 +200,47 @@ def check_scope(
 
 
 async def check_one(
-    profile: Profile, opened: OpenedTarget, *, rules: Sequence[str] = ()
+    profile: Profile | ScaPolicy,
+    opened: OpenedTarget,
+    *,
+    rules: Sequence[str] = (),
+    allow_commands: bool = True,
 ) -> ProfileReport:
-    """Run one profile on one opened target; connection failures become one error line."""
-    chosen = select_rules(profile, rules)
-    http_url = str(profile.variables.get("http_url") or "") or None
-    ctx = Context(host=opened.host, db=opened.db, http=fetch, http_url=http_url)
+    """Run one profile (or Wazuh SCA policy) on one opened target; connection failures
+    become an error result per rule."""
     try:
         if isinstance(opened.host, SshCollector):
             await opened.host.connect()
+        if isinstance(profile, ScaPolicy):
+            if opened.host is None:
+                raise CollectorUnavailable(t("baseline.observed.no_host"))
+            found = await detect_os(opened.host)
+            report = await run_sca_policy(profile, opened.host, allow_commands=allow_commands)
+            report.os = found.label if found else None
+            return report
+        chosen = select_rules(profile, rules)
+        http_url = str(profile.variables.get("http_url") or "") or None
+        ctx = Context(host=opened.host, db=opened.db, http=fetch, http_url=http_url)
         return await run_profile(profile, ctx, chosen)
     except CollectorUnavailable as exc:
+        if isinstance(profile, ScaPolicy):
+            results = [
+                RuleResult(
+                    rule_id=str(c.id),
+                    title=c.title,
+                    status=Status.ERROR,
+                    observed=t("baseline.observed.unavailable", reason=exc.reason),
+                    expected="",
+                    remediation=c.remediation,
+                )
+                for c in profile.checks
+            ]
+            return ProfileReport(profile.id, opened.label, results, title=profile.name)
         return ProfileReport(
             profile=profile.id,
             target=opened.label,
             title=profile.title,
-            results=[_unreachable(r, exc.reason) for r in chosen],
+            results=[_unreachable(r, exc.reason) for r in select_rules(profile, rules)],
         )
     finally:
         await opened.close()
@@ -230,6 +257,14 @@ def _unreachable(rule: Rule, reason: str) -> RuleResult:
         references=rule.references.model_dump(),
         remediation=rule.remediation.text,
     )
+
+
+def load_checkable(name: str, variables: dict[str, str] | None = None) -> Profile | ScaPolicy:
+    """A built-in/organisation profile, a rule file, or a Wazuh SCA policy file."""
+    path = Path(name)
+    if path.suffix in {".yml", ".yaml"} and path.is_file() and is_sca_policy(path):
+        return load_sca_policy(path)
+    return get_profile(name, variables)
 
 
 def select_rules(profile: Profile, wanted: Sequence[str]) -> list[Rule]:
@@ -250,19 +285,20 @@ def select_rules(profile: Profile, wanted: Sequence[str]) -> list[Rule]:
 
 
 async def check_many(
-    profile: Profile,
+    profile: Profile | ScaPolicy,
     targets: Sequence[OpenedTarget],
     *,
     rules: Sequence[str] = (),
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Callable[[ProfileReport], None] | None = None,
+    allow_commands: bool = True,
 ) -> list[ProfileReport]:
     """Run one profile on many targets in parallel (SSH hosts: ``concurrency`` at a time)."""
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(opened: OpenedTarget) -> ProfileReport:
         async with gate:
-            report = await check_one(profile, opened, rules=rules)
+            report = await check_one(profile, opened, rules=rules, allow_commands=allow_commands)
         if progress is not None:
             progress(report)
         return report
@@ -411,13 +447,20 @@ def run_check(
     concurrency: int = DEFAULT_CONCURRENCY,
     actor: str = "system",
     progress: Callable[[ProfileReport], None] | None = None,
+    allow_commands: bool = True,
 ) -> CheckOutcome:
-    """``baseline check``: validate, enforce scope, run, and record when an engagement is given."""
-    profile = get_profile(profile_name, variables)
+    """``baseline check``: validate, enforce scope, run, and record when an engagement is given.
+
+    ``profile_name`` may also be the path of a Wazuh SCA policy file, run directly (C4).
+    """
+    profile = load_checkable(profile_name, variables)
     opened = [open_target(t_, access) for t_ in (targets or [None])]
-    if profile.target == "host" and any(o.host is None for o in opened):
+    needs_host = isinstance(profile, ScaPolicy) or profile.target == "host"
+    if needs_host and any(o.host is None for o in opened):
         raise ValidationError(t("baseline.target.needs_host", profile=profile.id))
-    http_url = str(profile.variables.get("http_url") or "") or None
+    http_url = None
+    if isinstance(profile, Profile):
+        http_url = str(profile.variables.get("http_url") or "") or None
     engagement_id: int | None = None
     if engagement_ref is not None:
         if engine is None:
@@ -429,7 +472,14 @@ def run_check(
             engagement_id = engagement.id
     started = datetime.now(UTC)
     reports = asyncio.run(
-        check_many(profile, opened, rules=rules, concurrency=concurrency, progress=progress)
+        check_many(
+            profile,
+            opened,
+            rules=rules,
+            concurrency=concurrency,
+            progress=progress,
+            allow_commands=allow_commands,
+        )
     )
     outcome = CheckOutcome(reports)
     if engagement_id is not None and engine is not None:

@@ -137,8 +137,11 @@ def check(
         int, typer.Option("--concurrency", min=1, max=256, help=t("baseline.cli.help_concurrency"))
     ] = DEFAULT_CONCURRENCY,
     show_all: Annotated[bool, typer.Option("--all", help=t("baseline.cli.help_all"))] = False,
+    no_commands: Annotated[
+        bool, typer.Option("--no-commands", help=t("baseline.cli.help_no_commands"))
+    ] = False,
 ) -> None:
-    """Check targets against a profile."""
+    """Check targets against a profile (or run a Wazuh SCA policy file)."""
     access = access_options(password, key, sudo, sudo_password, known_hosts, files_from, root)
     engine = initialised_engine() if engagement else None
     outcome = run_check(
@@ -151,6 +154,7 @@ def check(
         rules=list(rule or []),
         concurrency=concurrency,
         actor=actor(),
+        allow_commands=not no_commands,
     )
     quiet = json_out == "-"
     if not quiet:

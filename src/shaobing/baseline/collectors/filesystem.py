@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import posixpath
+import signal
 import stat as stat_module
 from pathlib import Path
 from typing import BinaryIO
@@ -72,7 +73,9 @@ class TreeCollector(HostCollector):
 
     def _host_path(self, path: str) -> Path | None:
         """The real path on this machine for ``path`` inside the tree, links resolved inside it."""
-        parts = [p for p in posixpath.normpath("/" + path).split("/") if p]
+        # no lexical normpath: like the kernel, ".." after a linked directory climbs from
+        # the link's target, so ".." is applied while walking
+        parts = [p for p in path.split("/") if p]
         resolved: list[str] = []
         hops = 0
         while parts:
@@ -149,9 +152,9 @@ class TreeCollector(HostCollector):
     async def write_file(self, path: str, data: bytes, mode: int | None = None) -> None:
         """Write through a temporary file and rename, keeping the old mode and owner."""
         real = self._writable_path(path)
-        real.parent.mkdir(parents=True, exist_ok=True)
         temp = real.with_name(f".{real.name}.shaobing-tmp")
         try:
+            real.parent.mkdir(parents=True, exist_ok=True)
             old = real.stat() if real.exists() else None
             with temp.open("wb") as handle:
                 handle.write(data)
@@ -208,7 +211,8 @@ class LocalCollector(TreeCollector):
         return "local"
 
     def _host_path(self, path: str) -> Path | None:
-        return Path(posixpath.normpath("/" + path))
+        # normpath keeps a leading "//" (POSIX allows it a meaning): never produce one
+        return Path(posixpath.normpath("/" + path.lstrip("/")))
 
     async def run(self, command: str, timeout: float = 30.0) -> CommandResult:
         """Run ``command`` with /bin/sh; output capped, killed after ``timeout`` seconds."""
@@ -221,13 +225,17 @@ class LocalCollector(TreeCollector):
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 env={**os.environ, "LC_ALL": "C", "LANG": "C"},
+                # its own process group, so a timeout ends the command's children too (they
+                # would otherwise keep the pipes open and the wait would last as long as they do)
+                start_new_session=True,
             )
         except OSError as exc:
             raise CollectorUnavailable(str(exc)) from exc
         try:
             out, err = await asyncio.wait_for(proc.communicate(), timeout)
         except TimeoutError as exc:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
             raise CollectorUnavailable(f"timeout {timeout:g}s: {command}") from exc
         return CommandResult(
