@@ -42,13 +42,24 @@ class RawProfile:
     sources: list[str] = field(default_factory=list)
 
 
-def _read_yaml(source: str, text: str) -> dict[str, Any]:
+# Packaged rule files are trusted data: the C loader (still a safe loader) is ten times
+# faster. Files from users go through the pure-Python safe loader, which fails cleanly on
+# pathological nesting where the C loader can crash the interpreter.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _read_yaml(source: str, text: str, *, trusted: bool = False) -> dict[str, Any]:
     if len(text.encode("utf-8", "replace")) > MAX_RULE_FILE_BYTES:
         raise ValidationError(
             t("baseline.load.too_large", source=source, limit=MAX_RULE_FILE_BYTES)
         )
     try:
-        data = yaml.safe_load(text)
+        loader = _FAST_LOADER if trusted else yaml.SafeLoader
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - both are safe loaders
+    except RecursionError as exc:
+        raise ValidationError(
+            t("baseline.load.yaml", source=source, detail="nesting too deep")
+        ) from exc
     except yaml.YAMLError as exc:
         raise ValidationError(
             t("baseline.load.yaml", source=source, detail=str(exc).splitlines()[0])
@@ -113,7 +124,7 @@ def _builtin_files() -> list[tuple[str, str]]:
 def _builtin() -> dict[str, RawProfile]:
     profiles: dict[str, RawProfile] = {}
     for source, text in _builtin_files():
-        _merge(profiles, source, _read_yaml(source, text))
+        _merge(profiles, source, _read_yaml(source, text, trusted=True))
     for raw in profiles.values():
         build_profile(raw)
     return profiles
