@@ -188,7 +188,8 @@ def fixture_context(root: Path, case: dict[str, Any], engine: str | None) -> Con
         processes=case.get("processes") or [],
     )
     db = None
-    if engine in {"mysql", "postgresql", "redis"}:
+    # `dsn: false` evaluates a database profile from files only (``--root`` without a DSN)
+    if engine in {"mysql", "postgresql", "redis"} and case.get("dsn", True) is not False:
         db = FixtureDatabase(engine, case.get("sql") or {})
     responses = case.get("http") or {}
 

@@ -18,6 +18,10 @@ def _num(text: str) -> float | None:
 def _order(found: str, wanted: str, how: str) -> int | None:
     """-1/0/1 comparing found with wanted, or None when they cannot be ordered."""
     if how == "version":
+        # an installed "1:1.20.1-1" against a rule's plain upstream "1.23.4": the epoch is
+        # packaging bookkeeping, not part of the upstream version the rule names
+        if ":" not in wanted and re.match(r"^\d+:", found):
+            found = found.split(":", 1)[1]
         return compare_versions(found, wanted)
     if how == "octal":
         try:

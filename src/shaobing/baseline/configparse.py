@@ -17,6 +17,8 @@ from dataclasses import dataclass
 # Include chains deeper than this, or more files than this, are cut off (loops, fan-out).
 MAX_INCLUDE_DEPTH = 10
 MAX_FILES = 500
+# The first word of a "key value" / "key = value" line, and the rest after an optional "=".
+_HEAD = re.compile(r"^([^\s=]+)\s*=?\s*(.*)$")
 
 Reader = Callable[[str], Awaitable[str | None]]
 Globber = Callable[[str], Awaitable[list[str]]]
@@ -86,14 +88,12 @@ class _Walker:
 async def parse_space(
     paths: list[str], read: Reader, glob: Globber, include: str | None, sep: str = " "
 ) -> list[Entry]:
-    """``Key value`` (sep " ") or ``key: value`` (sep ":") files; sshd's Match ends parsing."""
+    """``Key value`` (sep " ") or ``key: value`` (sep ":") files; sshd's Match ends a file."""
     walker = _Walker(read, glob)
     includes = {i.lower() for i in include.split("|")} if include else set()
-    stopped = False
 
     async def walk(path: str, depth: int) -> None:
-        nonlocal stopped
-        if stopped or not walker.room(path, depth):
+        if not walker.room(path, depth):
             return
         text = await read(path)
         if text is None:
@@ -111,16 +111,15 @@ async def parse_space(
             key = key.strip()
             value = value.strip()
             if key.lower() == "match":
-                # sshd: everything after Match is conditional, never the global setting
-                stopped = True
+                # sshd: the rest of this file is conditional, never the global setting; a
+                # Match block in an included file ends with that file (sshd -T agrees), so
+                # the including file goes on after its Include line
                 return
             if key.lower() in includes:
                 for pattern in value.split():
                     base = posixpath.dirname(paths[0])
                     for item in await walker.files(unquote(pattern), base):
                         await walk(item, depth + 1)
-                        if stopped:
-                            return
                 continue
             walker.entries.append(Entry(key, unquote(value), path, number, raw))
 
@@ -146,12 +145,11 @@ async def parse_equals(
             line = raw.strip()
             if not line or line[0] in "#;":
                 continue
-            head = line.split(None, 1)[0].lower()
-            if head in includes or (
-                "=" not in line.split(None, 1)[0] and head.split("=")[0] in includes
-            ):
-                target = _strip_inline_comment(line.split(None, 1)[1] if " " in line else "")
-                target = unquote(target.lstrip("= ").strip())
+            # PostgreSQL accepts "include 'f'", "include = 'f'" and "include='f'"
+            head_match = _HEAD.match(line)
+            head = head_match.group(1).lower() if head_match else ""
+            if head_match and head in includes:
+                target = unquote(_strip_inline_comment(head_match.group(2)))
                 base = posixpath.dirname(path)
                 if head == "include_dir":
                     found = await walker.files(posixpath.join(target, "*.conf"), base)
@@ -281,6 +279,14 @@ async def parse_nginx(paths: list[str], read: Reader, glob: Globber) -> list[Ent
     return walker.entries
 
 
+def _directive(line: str) -> tuple[str, str]:
+    """(name, arguments) of an Apache directive or section header."""
+    parts = line.strip().split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1].strip() if len(parts) > 1 else ""
+
+
 async def parse_apache(paths: list[str], read: Reader, glob: Globber) -> list[Entry]:
     """Apache httpd configuration: directives with their <Section> path, Include resolved."""
     walker = _Walker(read, glob)
@@ -316,12 +322,11 @@ async def parse_apache(paths: list[str], read: Reader, glob: Globber) -> list[En
                     stack.pop()
                 continue
             if line.startswith("<") and line.endswith(">"):
-                inner = line[1:-1].strip()
-                name, _, arg = inner.partition(" ")
-                stack.append(f"{name} {unquote(arg.strip())}".strip())
+                name, arg = _directive(line[1:-1])
+                stack.append(f"{name} {unquote(arg)}".strip())
                 continue
-            key, _, value = line.partition(" ")
-            value = value.strip()
+            # directive and arguments are separated by any whitespace (tabs are common)
+            key, value = _directive(line)
             if key.lower() == "serverroot":
                 server_root[0] = unquote(value)
             if key.lower() in {"include", "includeoptional"}:

@@ -24,6 +24,8 @@ def _setting_line(key: str, value: str, syntax: str) -> str:
         return f"{key}: {value}"
     if syntax == "ini":
         return f"{key} = {value}" if value != "" else key
+    if syntax == "nginx":
+        return f"{key} {value};".replace(" ;", ";")
     return f"{key} {value}".rstrip()
 
 
@@ -63,13 +65,23 @@ def apply_set(text: str, edit: Edit) -> str:
     section = edit.set.get("section")
     line = _setting_line(key, value, edit.syntax)
     lines = text.splitlines()
-    sep = r"(\s|=|:|$)" if edit.syntax != "space" else r"(\s|$)"
+    # sshd also accepts "Key=value", so "=" ends the key in the space syntax as well
+    sep = r"(\s|=|:|$)" if edit.syntax != "space" else r"(\s|=|$)"
     if edit.syntax == "ini":
         key_re = "".join("[-_]" if ch in "-_" else re.escape(ch) for ch in key)
     else:
         key_re = re.escape(key)
     active = re.compile(rf"^\s*{key_re}\s*{sep}", re.IGNORECASE)
-    commented = re.compile(rf"^\s*[#;]\s*{key_re}\s*{sep}", re.IGNORECASE)
+    # a commented *example* of the setting ("#PermitRootLogin yes", "# deny = 3"), not prose
+    # that happens to start with the word ("# Deny access if ..."): same case, and shaped
+    # like a setting of this syntax
+    if edit.syntax in {"equals", "ini"}:
+        example = rf"^\s*[#;]\s*{key_re}\s*=\s*\S*\s*$"
+    elif edit.syntax == "colon":
+        example = rf"^\s*[#;]\s*{key_re}\s*:"
+    else:
+        example = rf"^\s*#\s*{key_re}(\s+\S+){{0,3}}\s*;?\s*$"
+    commented = re.compile(example)
     bounds = _section_bounds(lines, str(section) if section else None)
     if bounds is None:
         # the section does not exist yet: add it at the end
@@ -94,20 +106,28 @@ def apply_set(text: str, edit: Edit) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _commented(line: str) -> bool:
+    return line.lstrip().startswith(("#", ";"))
+
+
 def apply_line(text: str, edit: Edit) -> str:
     """Ensure an exact line, replacing lines that match ``replace``."""
     assert edit.line is not None
     lines = text.splitlines()
+    present = any(existing.rstrip() == edit.line for existing in lines)
     if edit.replace:
         pattern = re.compile(edit.replace)
         hits = [i for i, existing in enumerate(lines) if pattern.search(existing)]
-        if hits:
+        # ``replace`` may match commented examples (to reuse them); once the line is there,
+        # only other active matches are commented out, so a second run changes nothing
+        if hits and not present:
             lines[hits[0]] = edit.line
-            for i in hits[1:]:
-                if lines[i] != edit.line:
-                    lines[i] = COMMENT + lines[i]
+        for i in hits:
+            if lines[i].rstrip() != edit.line and not _commented(lines[i]):
+                lines[i] = COMMENT + lines[i]
+        if hits:
             return "\n".join(lines) + "\n"
-    if edit.line in (existing.rstrip() for existing in lines):
+    if present:
         return text if text.endswith("\n") or not text else text + "\n"
     limit = _limit(lines, edit.before)
     if limit < len(lines):

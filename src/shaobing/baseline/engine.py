@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from shaobing.baseline.collectors.base import CollectorUnavailable, has_glob
+from shaobing.baseline.masking import mask_observed
 from shaobing.baseline.model import (
     AllOf,
     AnyOf,
@@ -29,18 +30,28 @@ from shaobing.core.i18n import t
 RULE_CONCURRENCY = 16
 
 
+def _join(parts: list[Outcome]) -> str:
+    """Observed texts of several parts, each distinct fragment once."""
+    seen: list[str] = []
+    for part in parts:
+        for fragment in part.observed.split("；"):
+            if fragment.strip() and fragment not in seen:
+                seen.append(fragment)
+    return "；".join(seen)
+
+
 def _combine_all(parts: list[Outcome]) -> Outcome:
     failed = [p for p in parts if p.status is Status.FAIL]
     errors = [p for p in parts if p.status is Status.ERROR]
     passed = [p for p in parts if p.status is Status.PASS]
     paths = [x for p in parts for x in p.paths]
     if failed:
-        return Outcome(Status.FAIL, "；".join(p.observed for p in failed), paths=paths)
+        return Outcome(Status.FAIL, _join(failed), paths=paths)
     if errors:
-        return Outcome(Status.ERROR, "；".join(p.observed for p in errors), paths=paths)
+        return Outcome(Status.ERROR, _join(errors), paths=paths)
     if not passed:
-        return Outcome(Status.NA, "；".join(p.observed for p in parts), paths=paths)
-    return Outcome(Status.PASS, "；".join(p.observed for p in passed), paths=paths)
+        return Outcome(Status.NA, _join(parts), paths=paths)
+    return Outcome(Status.PASS, _join(passed), paths=paths)
 
 
 def _combine_any(parts: list[Outcome]) -> Outcome:
@@ -51,10 +62,10 @@ def _combine_any(parts: list[Outcome]) -> Outcome:
     if passed:
         return Outcome(Status.PASS, passed[0].observed, paths=paths)
     if errors:
-        return Outcome(Status.ERROR, "；".join(p.observed for p in errors), paths=paths)
+        return Outcome(Status.ERROR, _join(errors), paths=paths)
     if not failed:
-        return Outcome(Status.NA, "；".join(p.observed for p in parts), paths=paths)
-    return Outcome(Status.FAIL, "；".join(p.observed for p in failed), paths=paths)
+        return Outcome(Status.NA, _join(parts), paths=paths)
+    return Outcome(Status.FAIL, _join(failed), paths=paths)
 
 
 def _negate(outcome: Outcome) -> Outcome:
@@ -130,11 +141,11 @@ async def evaluate_rule(rule: Rule, ctx: Context) -> RuleResult:
     }
     reason = await applies(rule, ctx)
     if reason is not None:
-        return RuleResult(status=Status.NA, observed=reason, **base)
+        return RuleResult(status=Status.NA, observed=mask_observed(reason), **base)
     outcome = await evaluate_check(rule.check, ctx)
     return RuleResult(
         status=outcome.status,
-        observed=outcome.observed,
+        observed=mask_observed(outcome.observed),
         paths=sorted(set(outcome.paths)),
         **base,
     )

@@ -43,6 +43,7 @@ from shaobing.core.errors import NotFoundError, ValidationError
 from shaobing.core.i18n import t
 from shaobing.core.settings import get_settings
 from shaobing.engagements.models import Client, Engagement
+from shaobing.engagements.scope_guard import scope_of
 from shaobing.engagements.service import (
     EngagementInput,
     add_client,
@@ -101,7 +102,7 @@ async def _apply(
 ) -> tuple[list[Backup], list[str], str | None]:
     """Back up, apply rule by rule; on failure restore. Returns backups, applied rules, error."""
     backups: list[Backup] = []
-    for index, path in enumerate(plan.changes):
+    for index, path in enumerate(plan.backup_paths()):
         backups.append(await backup_file(host, path, folder, index))
     written: set[str] = set()
     applied: list[str] = []
@@ -109,13 +110,17 @@ async def _apply(
         for rule in plan.actionable:
             for path in rule.files:
                 if path in plan.changes and path not in written:
-                    await write_change(host, plan.changes[path])
+                    # marked first: a change that fails half-way (written, then chown
+                    # refused) must still be restored
                     written.add(path)
+                    await write_change(host, plan.changes[path])
             if rule.commands:
                 await run_commands(host, rule.commands)
             applied.append(rule.rule_id)
     except CollectorUnavailable as exc:
-        await _restore(host, backups, folder, plan, applied, only=written)
+        # restore what was written and what the commands may have changed
+        touched = written | {p for r in plan.actionable for p in r.backup}
+        await _restore(host, backups, folder, plan, applied, only=touched)
         return backups, applied, exc.reason
     return backups, applied, None
 
@@ -179,8 +184,10 @@ def harden(
                 if engagement_ref
                 else _adhoc_engagement(session, opened, actor)
             )
-            check_scope(engagement, opened, None, engine, actor)
+            scope = scope_of(engagement)
             engagement_id = engagement.id
+        # after the transaction: a refusal is audited in a transaction of its own
+        check_scope(engagement, opened, None, engine, actor, scope)
     return asyncio.run(
         _harden(
             engine,

@@ -37,11 +37,13 @@ class FileChange:
     mode: int | None = None
     owner: str | None = None
     group: str | None = None
+    #: a directory: only its mode/owner change
+    is_dir: bool = False
 
     @property
     def content_changed(self) -> bool:
         """Whether the bytes change."""
-        return self.before != self.after
+        return not self.is_dir and self.before != self.after
 
 
 @dataclass
@@ -54,6 +56,8 @@ class RulePlan:
     files: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     rollback_commands: list[str] = field(default_factory=list)
+    #: files backed up because the rule's commands may change them
+    backup: list[str] = field(default_factory=list)
     skipped: str | None = None
 
 
@@ -96,9 +100,17 @@ class Plan:
                 "files": {p: diffs.get(p, "") for p in r.files},
                 "commands": r.commands,
                 "rollback_commands": r.rollback_commands,
+                "backup": r.backup,
             }
             for r in self.rules
         ]
+
+    def backup_paths(self) -> list[str]:
+        """Every file to back up: those edited, then those the commands may change."""
+        out = list(self.changes)
+        for rule in self.actionable:
+            out.extend(p for p in rule.backup if p not in out)
+        return out
 
     @property
     def actionable(self) -> list[RulePlan]:
@@ -212,11 +224,21 @@ async def build_plan(host: HostCollector, rules: list[Rule], before: ProfileRepo
         for edit in rule.remediation.edits:
             for path in await _edit_targets(host, edit):
                 change = changes.get(path)
+                content_edit = (
+                    edit.set is not None or edit.line is not None or edit.comment_out is not None
+                )
                 if change is None:
-                    original = await host.read_file(path)
-                    if original is None and not edit.create:
-                        continue
-                    change = FileChange(path, original, original or b"")
+                    info = await host.stat(path)
+                    if info is not None and info.kind == "dir":
+                        if content_edit:
+                            continue
+                        # permissions of a directory: no content to read or write
+                        change = FileChange(path, None, b"", is_dir=True)
+                    else:
+                        original = await host.read_file(path)
+                        if original is None and not edit.create:
+                            continue
+                        change = FileChange(path, original, original or b"")
                     changes[path] = change
                 if edit.set is not None or edit.line is not None or edit.comment_out is not None:
                     text = change.after.decode("utf-8", "replace")
@@ -232,9 +254,26 @@ async def build_plan(host: HostCollector, rules: list[Rule], before: ProfileRepo
         if host.live:
             plan.commands = list(rule.remediation.commands)
             plan.rollback_commands = list(rule.rollback.commands)
-    # drop files whose planned state equals the current one (idempotent edits)
+            if plan.commands:
+                read = [r.paths for r in before.results if r.rule_id == rule.id]
+                wanted = [*(read[0] if read else []), *rule.remediation.backup]
+                for path in await host.expand(wanted):
+                    info = await host.stat(path)
+                    if info is not None and info.kind == "file" and path not in plan.backup:
+                        plan.backup.append(path)
+    # drop mode/owner steps already satisfied, then files whose planned state equals the
+    # current one (idempotent edits)
     for path in list(changes):
         change = changes[path]
+        info = await host.stat(path)
+        if info is not None:
+            user, group = await host.owner_names(info)
+            if change.mode is not None and info.mode == change.mode:
+                change.mode = None
+            if change.owner is not None and change.owner in {user, str(info.uid)}:
+                change.owner = None
+            if change.group is not None and change.group in {group, str(info.gid)}:
+                change.group = None
         if (
             not change.content_changed
             and change.mode is None
@@ -290,6 +329,9 @@ async def backup_file(host: HostCollector, path: str, folder: Path, index: int) 
     """Copy a file's bytes and metadata to the operator's backup folder."""
     data = await host.read_file(path, limit=1 << 62)
     info = await host.stat(path)
+    if info is not None and info.kind == "dir":
+        # a directory: only its mode and owner are restored
+        return Backup(path, True, info.mode, info.uid, info.gid, None, None)
     if data is None:
         return Backup(path, False, None, None, None, None, None)
     name = f"{index:04d}.b64"
@@ -308,6 +350,9 @@ async def backup_file(host: HostCollector, path: str, folder: Path, index: int) 
 
 async def restore_file(host: HostCollector, backup: Backup, folder: Path) -> None:
     """Put a file back as it was (or remove it when hardening created it)."""
+    if backup.existed and backup.stored is None:
+        await host.chmod_chown(backup.path, backup.mode, backup.uid, backup.gid)
+        return
     if not backup.existed or backup.stored is None:
         await host.remove_file(backup.path)
         return
@@ -332,7 +377,7 @@ async def _ids(host: HostCollector, name: str | None, database: str) -> int | No
 
 async def write_change(host: HostCollector, change: FileChange) -> None:
     """Apply one file's planned state."""
-    if change.content_changed or change.before is None:
+    if not change.is_dir and (change.content_changed or change.before is None):
         await host.write_file(
             change.path, change.after, change.mode if change.before is None else None
         )

@@ -73,9 +73,38 @@ def _read_yaml(source: str, text: str, *, trusted: bool = False) -> dict[str, An
     return data
 
 
+# A check is a union of the combinators and the probes: pydantic reports every branch it
+# tried. These are the branch names in an error's location and the key each one requires.
+_BRANCHES = {"AllOf": "all", "AnyOf": "any", "NoneOf": "none", "NotOf": "not"}
+_INTERNAL_LOC = ("tagged-union[", "function-after[", "function-before[", "function-wrap[")
+
+
+def _taken(loc: tuple[Any, ...], kind: str) -> bool:
+    """Whether an error lies on the branch the rule author meant (not a rejected alternative)."""
+    parts = [str(p) for p in loc]
+    for index, part in enumerate(parts):
+        key = _BRANCHES.get(part)
+        if key is None:
+            continue
+        following = parts[index + 1] if index + 1 < len(parts) else ""
+        if following != key:
+            return False  # e.g. a probe's "type" reported as extra on the AllOf branch
+        if kind == "missing" and index + 2 == len(parts):
+            return False  # the combinator key itself is missing: not a combinator at all
+    return True
+
+
 def _first_error(exc: PydanticError) -> tuple[str, str]:
-    error = exc.errors()[0]
-    where = ".".join(str(p) for p in error.get("loc", ()))
+    """The error that names what the author got wrong, with a readable field path."""
+    errors = exc.errors()
+    on_branch = [e for e in errors if _taken(tuple(e.get("loc", ())), str(e.get("type", "")))]
+    specific = [e for e in on_branch if not str(e.get("type", "")).startswith("union_tag")]
+    error = (specific or on_branch or errors)[0]
+    where = ".".join(
+        str(p)
+        for p in error.get("loc", ())
+        if str(p) not in _BRANCHES and not str(p).startswith(_INTERNAL_LOC)
+    )
     return where or "-", str(error.get("msg", ""))
 
 
@@ -102,7 +131,9 @@ def _merge(profiles: dict[str, RawProfile], source: str, data: dict[str, Any]) -
                 )
             )
         try:
-            Rule.model_validate(item)
+            # variables may stand for lists or numbers: validate with the defaults known so
+            # far (names defined elsewhere stay as written; build_profile checks them)
+            Rule.model_validate(_substitute(item, raw.variables, source, item["id"], strict=False))
         except PydanticError as exc:
             where, detail = _first_error(exc)
             raise ValidationError(
@@ -188,7 +219,9 @@ def load_profile_file(path: Path) -> RawProfile:
     return raw
 
 
-def _substitute(node: Any, variables: dict[str, Any], source: str, rule: str) -> Any:
+def _substitute(
+    node: Any, variables: dict[str, Any], source: str, rule: str, *, strict: bool = True
+) -> Any:
     if isinstance(node, str):
         whole = _VARIABLE.fullmatch(node.strip())
         if whole and whole.group(1) in variables and not isinstance(variables[whole.group(1)], str):
@@ -197,6 +230,8 @@ def _substitute(node: Any, variables: dict[str, Any], source: str, rule: str) ->
         def repl(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in variables:
+                if not strict:
+                    return match.group(0)
                 raise ValidationError(
                     t("baseline.load.unknown_variable", source=source, rule=rule, name=name)
                 )
@@ -205,9 +240,9 @@ def _substitute(node: Any, variables: dict[str, Any], source: str, rule: str) ->
 
         return _VARIABLE.sub(repl, node)
     if isinstance(node, list):
-        return [_substitute(n, variables, source, rule) for n in node]
+        return [_substitute(n, variables, source, rule, strict=strict) for n in node]
     if isinstance(node, dict):
-        return {k: _substitute(v, variables, source, rule) for k, v in node.items()}
+        return {k: _substitute(v, variables, source, rule, strict=strict) for k, v in node.items()}
     return node
 
 
@@ -215,7 +250,11 @@ def build_profile(raw: RawProfile, overrides: dict[str, str] | None = None) -> P
     """The validated profile with variables substituted (``--var`` overrides defaults)."""
     variables: dict[str, Any] = dict(raw.variables)
     for name, value in (overrides or {}).items():
-        variables[name] = value
+        if isinstance(variables.get(name), list) and isinstance(value, str):
+            # ``--var allowed=no,prohibit-password`` for a variable whose default is a list
+            variables[name] = [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            variables[name] = value
     source = raw.sources[0] if raw.sources else raw.id
     rules = []
     for rule_id, item in raw.rules.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
+from xml.etree.ElementTree import Element
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -231,6 +232,17 @@ class XmlProbe(_Probe):
     rows: Literal["any", "all"] = "all"
     missing: Missing = "na"
 
+    @field_validator("find")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        # ElementTree compiles the path before looking at any element: a broken one is
+        # refused at load instead of failing every run (it raises TypeError, not SyntaxError)
+        try:
+            Element("x").findall(value)
+        except (SyntaxError, TypeError, KeyError, ValueError) as exc:
+            raise ValueError(f"XML 路径无效 {value!r}: {exc}") from exc
+        return value
+
 
 Probe = Annotated[
     FileProbe
@@ -318,6 +330,9 @@ class Remediation(_Strict):
     guards: list[str] = []
     #: whether a service must be reloaded for the change to take effect
     reload: list[str] = []
+    #: files the commands may change (globs allowed), backed up before they run; the files
+    #: the rule's check read are backed up as well
+    backup: list[str] = []
 
 
 class Rollback(_Strict):

@@ -189,6 +189,9 @@ def _key_matches(entry: Entry, probe: SettingProbe) -> bool:
         return False
     if probe.section is None:
         return True
+    if probe.section.startswith("^"):
+        # a regular expression over the whole block path ("http", "http > server", ...)
+        return re.search(probe.section, entry.section, re.IGNORECASE) is not None
     wanted = [s.strip().lower() for s in probe.section.split("|")]
     if probe.syntax == "ini":
         return entry.section in wanted
@@ -443,7 +446,8 @@ async def sql_probe(probe: SqlProbe, ctx: Context) -> Outcome:
             Status.ERROR,
             t("baseline.observed.query_failed", query=probe.query, reason=rows[0]["error"]),
         )
-    shown = [_row_text(r) for r in rows]
+    prefix = f"{probe.query} → " if probe.engine == "redis" else ""
+    shown = [prefix + _row_text(r) for r in rows]
     if probe.expect == "no_rows":
         if rows:
             return Outcome(Status.FAIL, _quote(shown))
@@ -458,7 +462,7 @@ async def sql_probe(probe: SqlProbe, ctx: Context) -> Outcome:
     assert probe.compare is not None
     verdicts = [(r, matches(_cell(r, probe.column), probe.compare)) for r in rows]
     ok = any(v for _, v in verdicts) if probe.rows == "any" else all(v for _, v in verdicts)
-    chosen = [_row_text(r) for r, v in verdicts if v == ok] or shown
+    chosen = [prefix + _row_text(r) for r, v in verdicts if v == ok] or shown
     return Outcome(Status.PASS if ok else Status.FAIL, _quote(chosen))
 
 
@@ -515,7 +519,8 @@ async def xml_probe(probe: XmlProbe, ctx: Context) -> Outcome:
     texts = [(p, await ctx.host.text(p)) for p in files]
     present = [(p, x) for p, x in texts if x is not None]
     if not present:
-        return Outcome(Status(probe.missing), t("baseline.observed.no_file", path="、".join(files)))
+        shown_paths = "、".join(files) or "、".join(_paths(probe.path))
+        return Outcome(Status(probe.missing), t("baseline.observed.no_file", path=shown_paths))
     nodes: list[tuple[str, Element]] = []
     for path, text in present:
         try:
@@ -527,14 +532,17 @@ async def xml_probe(probe: XmlProbe, ctx: Context) -> Outcome:
         _strip_namespaces(root)
         try:
             found = root.findall(probe.find) if probe.find not in {".", root.tag} else [root]
-        except SyntaxError as exc:
+        except (SyntaxError, TypeError, KeyError) as exc:
+            # ElementTree reports some broken paths as TypeError/KeyError
             return Outcome(Status.ERROR, t("baseline.observed.bad_xml", path=path, reason=str(exc)))
         nodes.extend((path, n) for n in found)
     paths = [p for p, _ in present]
 
     def show(path: str, node: Element) -> str:
         attrs = " ".join(f'{k}="{v}"' for k, v in node.attrib.items())
-        return f"{path}: <{node.tag}{' ' + attrs if attrs else ''}>"
+        text = (node.text or "").strip()
+        body = f"{text[:200]}</{node.tag}>" if text else ""
+        return f"{path}: <{node.tag}{' ' + attrs if attrs else ''}>{body}"
 
     if probe.attribute is not None:
         nodes = (

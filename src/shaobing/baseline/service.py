@@ -37,8 +37,9 @@ from shaobing.baseline.wazuh import ScaPolicy, is_sca_policy, load_sca_policy, r
 from shaobing.core.db import session_scope
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
+from shaobing.core.scope import Scope
 from shaobing.engagements.models import Engagement
-from shaobing.engagements.scope_guard import check_target
+from shaobing.engagements.scope_guard import check_target, scope_of
 from shaobing.engagements.service import resolve_engagement
 from shaobing.findings.importers.base import CoverageInput, FindingInput, Record
 from shaobing.findings.ingest import IngestOptions, IngestSummary, ingest
@@ -166,8 +167,13 @@ def check_scope(
     http_url: str | None,
     engine: Engine | None,
     actor: str,
+    scope: Scope | None = None,
 ) -> None:
-    """Refuse network targets (SSH, database, http_url) outside the engagement's scope."""
+    """Refuse network targets (SSH, database, http_url) outside the engagement's scope.
+
+    Call it outside any write transaction: a refusal is audited in a transaction of its own,
+    which on SQLite would wait on the caller's lock (pass ``scope`` read beforehand).
+    """
     if opened.spec.get("kind") in {"ssh", "dsn"} and opened.address:
         decision = check_target(
             engagement,
@@ -176,6 +182,7 @@ def check_scope(
             engine=engine,
             actor=actor,
             operation="baseline.check",
+            scope=scope,
         )
         if not decision.allowed:
             raise ValidationError(
@@ -192,6 +199,7 @@ def check_scope(
                 engine=engine,
                 actor=actor,
                 operation="baseline.http",
+                scope=scope,
             )
             if not decision.allowed:
                 raise ValidationError(
@@ -465,11 +473,12 @@ def run_check(
     if engagement_ref is not None:
         if engine is None:
             raise ValidationError(t("baseline.target.needs_database"))
-        with session_scope(engine) as session:
+        with session_scope(engine, readonly=True) as session:
             engagement = resolve_engagement(session, engagement_ref)
-            for item in opened:
-                check_scope(engagement, item, http_url, engine, actor)
+            scope = scope_of(engagement)
             engagement_id = engagement.id
+        for item in opened:
+            check_scope(engagement, item, http_url, engine, actor, scope)
     started = datetime.now(UTC)
     reports = asyncio.run(
         check_many(

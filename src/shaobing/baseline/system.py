@@ -200,10 +200,14 @@ async def _offline_unit(host: HostCollector, unit: str) -> UnitState:
         if info is not None:
             present = True
             break
-    masked = False
+    # systemd treats an empty unit file or a link to /dev/null as masked. An offline tree has
+    # no /dev/null of its own, so there the mask link dangles: a name listed in the folder
+    # that cannot be stat'ed.
     link = await host.stat(f"/etc/systemd/system/{unit}")
-    if link is not None and link.size == 0 and link.kind != "file":
-        masked = True
+    if link is None:
+        masked = unit in (await host.list_dir("/etc/systemd/system") or [])
+    else:
+        masked = link.size == 0 and link.kind in {"file", "other"}
     enabled = False
     for pattern in (
         "/etc/systemd/system/*.wants/" + unit,
@@ -502,7 +506,8 @@ async def accounts_table(host: HostCollector, cache: dict[str, Any]) -> AccountT
         ):
             continue
         row = shadow_rows.get(fields[0])
-        password = fields[1] if fields[1] not in {"x", "*"} or row is None else None
+        # "x" means "see shadow": without a shadow line there is no usable password
+        password = None if fields[1] in {"x", "*"} else fields[1]
         max_days: int | None = None
         if row is not None:
             password = row[1]

@@ -56,6 +56,8 @@ class DatabaseCollector(ABC):
         self.password = unquote(parts.password) if parts.password else None
         self.database = unquote(parts.path.lstrip("/")) or None
         self.params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        # rules run concurrently but share one connection: one query at a time on it
+        self._lock = asyncio.Lock()
 
     @property
     def label(self) -> str:
@@ -111,7 +113,8 @@ class MysqlCollector(DatabaseCollector):
 
     async def query(self, statement: str) -> list[dict[str, Any]]:
         """Rows of the statement."""
-        return await asyncio.to_thread(self._query, statement)
+        async with self._lock:
+            return await asyncio.to_thread(self._query, statement)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -156,7 +159,8 @@ class PostgresCollector(DatabaseCollector):
 
     async def query(self, statement: str) -> list[dict[str, Any]]:
         """Rows of the statement."""
-        return await asyncio.to_thread(self._query, statement)
+        async with self._lock:
+            return await asyncio.to_thread(self._query, statement)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -237,9 +241,10 @@ class RedisCollector(DatabaseCollector):
 
     async def query(self, statement: str) -> list[dict[str, Any]]:
         """Run one command; CONFIG GET pairs and INFO fields come back as name/value rows."""
-        await self._connect()
-        args = statement.split()
-        reply = await self._call(args)
+        async with self._lock:
+            await self._connect()
+            args = statement.split()
+            reply = await self._call(args)
         if isinstance(reply, Exception):
             return [{"error": str(reply)}]
         if args and args[0].upper() == "CONFIG" and isinstance(reply, list):

@@ -31,6 +31,9 @@ PREFETCH_BATCH = 200
 # Base64 characters per staging command when writing a file.
 WRITE_CHUNK = 64 * 1024
 MARK = "__SHAOBING_"
+# Commands in flight on one connection: OpenSSH refuses channels beyond MaxSessions (default
+# 10), and a profile's rules run concurrently, so the collector keeps below that limit.
+MAX_CHANNELS = 8
 DEFAULT_PORT = 22
 
 
@@ -110,6 +113,7 @@ class SshCollector(HostCollector):
         self._files: dict[str, bytes | None] = {}
         self._stats: dict[str, FileStat | None] = {}
         self._lock = asyncio.Lock()
+        self._channels = asyncio.Semaphore(MAX_CHANNELS)
         #: whether the login used a key (hardening guard rails ask)
         self.key_login = False
 
@@ -159,24 +163,27 @@ class SshCollector(HostCollector):
         assert self._conn is not None
         wrapped, feed = self._wrap(command)
         try:
-            result = await asyncio.wait_for(
-                self._conn.run(
-                    wrapped,
-                    input=feed,
-                    check=False,
-                    env={"LC_ALL": "C", "LANG": "C"},
-                    encoding="utf-8",
-                    errors="replace",
-                ),
-                timeout,
-            )
+            async with self._channels:
+                result = await asyncio.wait_for(
+                    self._conn.run(
+                        wrapped,
+                        input=feed,
+                        check=False,
+                        env={"LC_ALL": "C", "LANG": "C"},
+                        encoding="utf-8",
+                        errors="replace",
+                    ),
+                    timeout,
+                )
         except TimeoutError as exc:
             raise CollectorUnavailable(f"timeout {timeout:g}s: {command}") from exc
         except (OSError, asyncssh.Error) as exc:
             raise CollectorUnavailable(f"{self.label}: {exc}") from exc
         out = result.stdout if isinstance(result.stdout, str) else ""
         err = result.stderr if isinstance(result.stderr, str) else ""
-        return CommandResult(rc=result.exit_status or 0, stdout=out, stderr=err)
+        # returncode is negative when the command died of a signal, None when it never ended
+        rc = result.returncode if result.returncode is not None else -1
+        return CommandResult(rc=rc, stdout=out, stderr=err)
 
     async def prefetch(self, paths: Iterable[str]) -> None:
         """Read many files and their metadata in one command per batch."""
