@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages of the real services the tests start on loopback.
-TEST_PACKAGES := postgresql openssh-server vsftpd mariadb-server redis-server memcached nginx snmpd rsync dnsmasq-base iproute2 apache2 tomcat10 openscap-scanner ssg-debian
+TEST_PACKAGES := postgresql openssh-server vsftpd mariadb-server redis-server memcached nginx snmpd rsync dnsmasq-base iproute2 apache2 tomcat10 tomcat10-admin openscap-scanner ssg-debian procps
 PYTEST_WORKERS ?= 2
 
 .PHONY: all system-deps deps lint test demo clean
