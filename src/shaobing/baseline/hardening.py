@@ -281,6 +281,8 @@ async def build_plan(host: HostCollector, rules: list[Rule], before: ProfileRepo
             and change.group is None
         ):
             del changes[path]
+    for item in plans:
+        item.files = [p for p in item.files if p in changes]
     return Plan(plans, changes, host.live)
 
 

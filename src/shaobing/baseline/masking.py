@@ -40,14 +40,20 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     # Redis ACL LIST: #<sha256> hashes and >cleartext passwords
     (re.compile(r"(?<![\w#])#[0-9a-fA-F]{64}\b"), "#" + MASK),
-    (re.compile(r"(?<=\s)>\S+"), ">" + MASK),
     # shadow lines: name:$id$salt$hash:...
     (re.compile(r"(?m)(\b[a-z_][\w.-]*:)\$[^:\s]+(:)"), r"\1" + MASK + r"\2"),
 ]
 
 
+# ACL rules "user NAME on ... >cleartext ..." (only inside such a rule: ">" elsewhere is a
+# shell redirection in a command text)
+_ACL_RULE = re.compile(r"\buser\s+\S+\s+(?:on|off)\b[^；\n]*")
+_ACL_PASSWORD = re.compile(r"(?<=\s)>\S+")
+
+
 def mask_observed(text: str) -> str:
     """The observed text with secrets replaced by ******."""
+    text = _ACL_RULE.sub(lambda m: _ACL_PASSWORD.sub(">" + MASK, m.group(0)), text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return mask_secrets(text) or ""

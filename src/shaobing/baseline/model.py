@@ -99,11 +99,13 @@ class ModeProbe(_Probe):
     type: Literal["mode"]
     path: str | list[str]
     max: str | None = None
+    #: bits that must be set (e.g. "1000": the sticky bit of /tmp)
+    min: str | None = None
     owner: str | list[str] | None = None
     group: str | list[str] | None = None
     missing: Missing = "na"
 
-    @field_validator("max")
+    @field_validator("max", "min")
     @classmethod
     def _octal(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"0?[0-7]{3,4}", value):

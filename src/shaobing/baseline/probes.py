@@ -246,6 +246,7 @@ async def mode_probe(probe: ModeProbe, ctx: Context) -> Outcome:
         return _no_host()
     files = await ctx.host.expand(_paths(probe.path))
     limit = int(probe.max, 8) if probe.max else None
+    floor = int(probe.min, 8) if probe.min else 0
     good: list[str] = []
     bad: list[str] = []
     for path in files:
@@ -254,8 +255,10 @@ async def mode_probe(probe: ModeProbe, ctx: Context) -> Outcome:
             continue
         user, group = await ctx.host.owner_names(info)
         text = f"{path} {info.mode:04o} {user}:{group}"
-        ok = (limit is None or info.mode & ~limit & 0o7777 == 0) and (
-            _allowed(user, probe.owner) and _allowed(group, probe.group)
+        ok = (
+            (limit is None or info.mode & ~limit & 0o7777 == 0)
+            and info.mode & floor == floor
+            and (_allowed(user, probe.owner) and _allowed(group, probe.group))
         )
         (good if ok else bad).append(text)
     if not good and not bad:

@@ -6,6 +6,7 @@ caches its answer in the check run's cache.
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import posixpath
 import shlex
@@ -116,19 +117,45 @@ SYSCTL_DIRS = (
 )
 
 
-async def _sysctl_config(host: HostCollector) -> dict[str, tuple[str, str]]:
-    """Configured sysctl values in systemd-sysctl order (by file name), then sysctl.conf."""
+@dataclass
+class SysctlConfig:
+    """Assignments in file order, and keys excluded from glob assignments."""
+
+    assignments: list[tuple[str, str, str]]  # (key or glob, value, where)
+    excluded: set[str]
+
+    def lookup(self, key: str) -> tuple[str, str] | None:
+        """The value the last matching assignment gives ``key`` (globs skip excluded keys)."""
+        found = None
+        for pattern, value, where in self.assignments:
+            if pattern == key or (
+                "*" in pattern and key not in self.excluded and fnmatch.fnmatchcase(key, pattern)
+            ):
+                found = (value, where)
+        return found
+
+
+async def _sysctl_config(host: HostCollector) -> SysctlConfig:
+    """Configured sysctl values in systemd-sysctl order (by file name), then sysctl.conf.
+
+    sysctl.d(5): a leading "-" on an assignment only means "ignore failures"; a "-key" line
+    without "=" excludes that key from glob assignments such as ``net.ipv4.conf.*.rp_filter``.
+    """
     chosen: dict[str, str] = {}
     for folder in SYSCTL_DIRS:
         for name in await host.list_dir(folder) or []:
             if name.endswith(".conf") and name not in chosen:
                 chosen[name] = posixpath.join(folder, name)
     files = [chosen[name] for name in sorted(chosen)] + ["/etc/sysctl.conf"]
-    values: dict[str, tuple[str, str]] = {}
+    config = SysctlConfig([], set())
     for entry in await parse_equals(files, host.text, host.glob, None):
         key = entry.key.strip().lstrip("-").replace("/", ".")
-        values[key] = (entry.value, f"{entry.file}:{entry.line}")
-    return values
+        if "=" not in entry.text:
+            if entry.key.strip().startswith("-"):
+                config.excluded.add(key)
+            continue
+        config.assignments.append((key, entry.value, f"{entry.file}:{entry.line}"))
+    return config
 
 
 async def sysctl_value(
@@ -142,7 +169,8 @@ async def sysctl_value(
             return " ".join(raw.split()), path
     if "sysctl" not in cache:
         cache["sysctl"] = await _sysctl_config(host)
-    found = cache["sysctl"].get(key)
+    config: SysctlConfig = cache["sysctl"]
+    found = config.lookup(key)
     if found is None:
         return None, ""
     return found[0], found[1]
