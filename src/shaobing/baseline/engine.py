@@ -16,9 +16,11 @@ from shaobing.baseline.model import (
     ModeProbe,
     NoneOf,
     NotOf,
+    PortProbe,
     Profile,
     Rule,
     SettingProbe,
+    SysctlProbe,
     XmlProbe,
 )
 from shaobing.baseline.probes import PROBES, Context, Outcome
@@ -107,6 +109,10 @@ def static_paths(check: Check) -> Iterable[str]:
             yield from static_paths(c)
     elif isinstance(check, NotOf):
         yield from static_paths(check.not_)
+    elif isinstance(check, SysctlProbe):
+        yield "/proc/sys/" + check.key.replace(".", "/")
+    elif isinstance(check, PortProbe):
+        yield from (f"/proc/net/{check.proto}", f"/proc/net/{check.proto}6")
     elif isinstance(check, FileProbe | SettingProbe | ModeProbe | XmlProbe):
         paths = [check.path] if isinstance(check.path, str) else check.path
         yield from (p for p in paths if not has_glob(p))

@@ -47,12 +47,7 @@ async def fetch(method: str, url: str) -> tuple[int, dict[str, str], str]:
         writer.write(request.encode("latin-1"))
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
-        body = b""
-        if method != "HEAD":
-            try:
-                body = await asyncio.wait_for(reader.read(MAX_BODY), TIMEOUT)
-            except TimeoutError:
-                body = b""
+        body = b"" if method == "HEAD" else await _read_body(reader, _content_length(head))
     except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
         raise CollectorUnavailable(f"{url}: {exc}") from exc
     finally:
@@ -68,4 +63,53 @@ async def fetch(method: str, url: str) -> tuple[int, dict[str, str], str]:
         if sep:
             key = name.strip()
             headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    encoding = {k.lower(): v for k, v in headers.items()}.get("transfer-encoding", "")
+    if "chunked" in encoding.lower():
+        body = _dechunk(body)
     return status, headers, body.decode("utf-8", "replace")
+
+
+def _content_length(head: bytes) -> int | None:
+    """The Content-Length header of a response head, if it has a valid one."""
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep and name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+async def _read_body(reader: asyncio.StreamReader, length: int | None) -> bytes:
+    """Up to MAX_BODY bytes: the announced length, else until the server closes.
+
+    One read returns only what has arrived so far, hence the loop.
+    """
+    wanted = MAX_BODY if length is None else min(length, MAX_BODY)
+    parts: list[bytes] = []
+    size = 0
+    while size < wanted:
+        try:
+            chunk = await asyncio.wait_for(reader.read(wanted - size), TIMEOUT)
+        except TimeoutError:
+            break  # a server that keeps the connection open: what arrived is enough
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
+def _dechunk(data: bytes) -> bytes:
+    """The payload of a chunked body (tolerates a body cut at MAX_BODY)."""
+    out: list[bytes] = []
+    rest = data
+    while rest:
+        size_line, sep, rest = rest.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+        except ValueError:
+            return data  # not chunked after all: keep the raw bytes
+        if not sep or size == 0:
+            break
+        out.append(rest[:size])
+        rest = rest[size + 2 :]
+    return b"".join(out)

@@ -38,6 +38,11 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(rf"(?im)((?:^|:\s|；)\s*[\w.-]*(?:{_SECRET_WORDS})[\w.-]*\s*=\s*)[^\s；]+"),
         r"\1" + MASK,
     ),
+    # name/value rows (Redis CONFIG GET, MySQL SHOW VARIABLES) naming a secret setting
+    (
+        re.compile(rf"(?i)(\bname=[\w.-]*(?:{_SECRET_WORDS})[\w.-]*,\s*value=)[^,;]*"),
+        r"\1" + MASK,
+    ),
     # Redis ACL LIST: #<sha256> hashes and >cleartext passwords
     (re.compile(r"(?<![\w#])#[0-9a-fA-F]{64}\b"), "#" + MASK),
     # shadow lines: name:$id$salt$hash:...

@@ -50,6 +50,8 @@ from shaobing.baseline.system import (
 )
 from shaobing.core.i18n import t
 
+# Account selections that need /etc/shadow (password state, expiry)
+SHADOW_SELECTS = {"empty_password", "login_shell", "system_login_shell", "max_days_over"}
 # Lines quoted in an observed text; more are summarised as a count.
 MAX_QUOTED = 5
 # Longest observed text kept per probe (organisation-defined default).
@@ -100,6 +102,13 @@ def _group(match: re.Match[str], group: int | str | None) -> str:
     return "" if value is None else value
 
 
+def _unreadable(paths: list[str]) -> Outcome:
+    """Files that exist but this login cannot read: undecided, not "missing"."""
+    return Outcome(
+        Status.ERROR, t("baseline.observed.unreadable", path="、".join(paths)), paths=paths
+    )
+
+
 def _no_host() -> Outcome:
     return Outcome(Status.NA, t("baseline.observed.no_host"))
 
@@ -116,9 +125,13 @@ async def file_probe(probe: FileProbe, ctx: Context) -> Outcome:
     bad: list[str] = []
     existing: list[str] = []
     per_file_ok: list[bool] = []
+    unreadable: list[str] = []
     for path in files:
         text = await ctx.host.text(path)
         if text is None:
+            info = await ctx.host.stat(path)
+            if info is not None and info.kind == "file":
+                unreadable.append(path)
             continue
         existing.append(path)
         file_hit = False
@@ -140,6 +153,8 @@ async def file_probe(probe: FileProbe, ctx: Context) -> Outcome:
             else:
                 file_hit = True
         per_file_ok.append(file_hit)
+    if not existing and unreadable:
+        return _unreadable(unreadable)
     if not existing:
         return Outcome(
             Status(probe.missing),
@@ -160,11 +175,13 @@ async def file_probe(probe: FileProbe, ctx: Context) -> Outcome:
     )
 
 
-async def _entries(probe: SettingProbe, ctx: Context) -> tuple[list[Entry], list[str]]:
+async def _entries(probe: SettingProbe, ctx: Context) -> tuple[list[Entry], list[str], list[str]]:
     assert ctx.host is not None
     host = ctx.host
     roots = await host.expand(_paths(probe.path))
-    roots = [p for p in roots if await host.text(p) is not None]
+    readable = [p for p in roots if await host.text(p) is not None]
+    blocked = [p for p in roots if p not in readable and await host.stat(p) is not None]
+    roots = readable
     read = host.text
     glob = host.glob
     if probe.syntax == "space":
@@ -179,7 +196,7 @@ async def _entries(probe: SettingProbe, ctx: Context) -> tuple[list[Entry], list
         entries = await parse_nginx(roots, read, glob)
     else:
         entries = await parse_apache(roots, read, glob)
-    return entries, roots
+    return entries, roots, blocked
 
 
 def _key_matches(entry: Entry, probe: SettingProbe) -> bool:
@@ -203,8 +220,10 @@ async def setting_probe(probe: SettingProbe, ctx: Context) -> Outcome:
     """A key's effective value in a configuration file."""
     if ctx.host is None:
         return _no_host()
-    entries, roots = await _entries(probe, ctx)
+    entries, roots, blocked = await _entries(probe, ctx)
     paths = sorted({e.file for e in entries} | set(roots))
+    if not roots and blocked:
+        return _unreadable(blocked)
     if not roots:
         return Outcome(
             Status(probe.missing),
@@ -403,6 +422,8 @@ async def accounts_probe(probe: AccountsProbe, ctx: Context) -> Outcome:
     table = await accounts_table(ctx.host, ctx.cache)
     if table is None:
         return Outcome(Status.NA, t("baseline.observed.no_file", path="/etc/passwd"))
+    if not table.shadow_readable and probe.select in SHADOW_SELECTS:
+        return _unreadable(["/etc/shadow"])
     hits = table.select(probe.select, names=probe.names, allow=probe.allow, limit=probe.limit)
     if probe.expect == "none":
         if hits:

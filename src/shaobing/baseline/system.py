@@ -6,6 +6,7 @@ caches its answer in the check run's cache.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import ipaddress
 import posixpath
@@ -252,6 +253,48 @@ async def _offline_unit(host: HostCollector, unit: str) -> UnitState:
     return UnitState(unit, present, enabled and not masked, None)
 
 
+ENABLED_WORDS = {"enabled", "enabled-runtime", "alias"}
+ACTIVE_WORDS = {"active", "activating", "reloading"}
+BATCH_SEPARATOR = "::SHAOBING-UNITS::"
+
+
+async def _unit_table(
+    host: HostCollector, cache: dict[str, Any]
+) -> dict[str, tuple[str, str]] | None:
+    """Every unit's file state and active state from two systemctl calls (None without systemd)."""
+    lock = cache.setdefault("unit_table_lock", asyncio.Lock())
+    async with lock:
+        if "unit_table" not in cache:
+            cache["unit_table"] = await _load_unit_table(host)
+    found: dict[str, tuple[str, str]] | None = cache["unit_table"]
+    return found
+
+
+async def _load_unit_table(host: HostCollector) -> dict[str, tuple[str, str]] | None:
+    try:
+        result = await host.run(
+            "systemctl list-unit-files --no-legend --no-pager 2>/dev/null;"
+            f" echo {BATCH_SEPARATOR};"
+            " systemctl list-units --all --no-legend --no-pager --plain 2>/dev/null"
+        )
+    except CollectorUnavailable:
+        return None
+    files, sep, units = result.stdout.partition(BATCH_SEPARATOR)
+    if result.rc == 127 or not sep or not (files.strip() or units.strip()):
+        return None
+    table: dict[str, tuple[str, str]] = {}
+    for line in files.splitlines():
+        words = line.split()
+        if len(words) >= 2:
+            table[words[0]] = (words[1], "")
+    for line in units.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[1] != "not-found":
+            file_state = table.get(words[0], ("", ""))[0]
+            table[words[0]] = (file_state or "static", words[2])
+    return table
+
+
 async def service_state(host: HostCollector, unit: str, cache: dict[str, Any]) -> UnitState:
     """State of one unit (``.service`` implied)."""
     name = unit if "." in unit else f"{unit}.service"
@@ -260,7 +303,17 @@ async def service_state(host: HostCollector, unit: str, cache: dict[str, Any]) -
         state: UnitState = cache[key]
         return state
     state = await _offline_unit(host, name)
-    if host.live:
+    table = await _unit_table(host, cache) if host.live else None
+    if table is not None:
+        file_state, active = table.get(name, ("", ""))
+        if file_state or active:
+            state.present = True
+            state.enabled = file_state in ENABLED_WORDS
+            state.active = active in ACTIVE_WORDS
+        elif state.present:
+            # known to the unit files but not to systemd: not loaded, so not running
+            state.active = False
+    elif host.live:
         try:
             result = await host.run(
                 f"systemctl is-enabled {shlex.quote(name)} 2>/dev/null; echo ::; "
@@ -426,6 +479,8 @@ class AccountTable:
     groups: dict[str, tuple[int, list[str]]]
     uid_min: int = DEFAULT_UID_MIN
     paths: list[str] = field(default_factory=list)
+    #: False when /etc/shadow exists but this login cannot read it (password state unknown)
+    shadow_readable: bool = True
 
     def select(
         self, what: str, *, names: list[str], allow: list[str], limit: int | None
@@ -517,7 +572,9 @@ async def accounts_table(host: HostCollector, cache: dict[str, Any]) -> AccountT
     if passwd is None:
         cache["accounts"] = None
         return None
-    shadow = await host.text("/etc/shadow") or ""
+    shadow_text = await host.text("/etc/shadow")
+    shadow_readable = shadow_text is not None or await host.stat("/etc/shadow") is None
+    shadow = shadow_text or ""
     group = await host.text("/etc/group") or ""
     shadow_rows: dict[str, list[str]] = {}
     for line in shadow.splitlines():
@@ -557,6 +614,12 @@ async def accounts_table(host: HostCollector, cache: dict[str, Any]) -> AccountT
         parts = line.split()
         if len(parts) >= 2 and parts[0] == "UID_MIN" and parts[1].isdigit():
             uid_min = int(parts[1])
-    table = AccountTable(accounts, groups, uid_min, ["/etc/passwd", "/etc/shadow", "/etc/group"])
+    table = AccountTable(
+        accounts,
+        groups,
+        uid_min,
+        ["/etc/passwd", "/etc/shadow", "/etc/group"],
+        shadow_readable=shadow_readable,
+    )
     cache["accounts"] = table
     return table

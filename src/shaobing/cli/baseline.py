@@ -61,6 +61,7 @@ def print_report(report: ProfileReport, *, show_all: bool) -> None:
             errors=counts["error"],
         ),
         markup=False,
+        soft_wrap=True,
     )
     order = {Status.FAIL: 0, Status.ERROR: 1, Status.NA: 2, Status.PASS: 3}
     for result in sorted(report.results, key=lambda r: (order[r.status], r.rule_id)):
@@ -78,7 +79,7 @@ def print_report(report: ProfileReport, *, show_all: bool) -> None:
             observed=result.observed,
             expected=result.expected,
         )
-        console.print(f"[{style}]{escape(text)}[/{style}]")
+        console.print(f"[{style}]{escape(text)}[/{style}]", soft_wrap=True)
 
 
 def access_options(
@@ -161,9 +162,11 @@ def check(
         for report in outcome.reports:
             print_report(report, show_all=show_all)
         if engagement is None:
-            err_console.print(t("baseline.cli.not_stored"), markup=False)
+            err_console.print(t("baseline.cli.not_stored"), markup=False, soft_wrap=True)
         for run_id, summary in zip(outcome.run_ids, outcome.findings, strict=False):
-            console.print(t("baseline.cli.stored", run_id=run_id, **summary), markup=False)
+            console.print(
+                t("baseline.cli.stored", run_id=run_id, **summary), markup=False, soft_wrap=True
+            )
     if json_out is not None:
         if len(outcome.reports) == 1:
             data: dict[str, Any] = report_json(outcome.reports[0])
@@ -203,6 +206,7 @@ def profiles(
                 target=row["target"],
             ),
             markup=False,
+            soft_wrap=True,
         )
 
 
@@ -245,6 +249,7 @@ def rules(
                 clauses="、".join(refs.get("gb22239") or []),
             ),
             markup=False,
+            soft_wrap=True,
         )
 
 
@@ -266,6 +271,7 @@ def _print_plan(outcome: HardenOutcome) -> None:
             files=len(plan.changes),
         ),
         markup=False,
+        soft_wrap=True,
     )
     diffs = plan.diffs()
     shown: set[str] = set()
@@ -274,16 +280,21 @@ def _print_plan(outcome: HardenOutcome) -> None:
         console.print(
             t("baseline.harden.plan_rule", state=state, rule_id=rule.rule_id, title=rule.title),
             markup=False,
+            soft_wrap=True,
         )
         if rule.skipped:
-            console.print(t("baseline.harden.plan_skip", reason=rule.skipped), markup=False)
+            console.print(
+                t("baseline.harden.plan_skip", reason=rule.skipped), markup=False, soft_wrap=True
+            )
             continue
         for path in rule.files:
             if path in diffs and path not in shown:
                 shown.add(path)
-                console.print(escape(diffs[path].rstrip("\n")), highlight=False)
+                console.print(escape(diffs[path].rstrip("\n")), highlight=False, soft_wrap=True)
         for command in rule.commands:
-            console.print(t("baseline.harden.plan_command", command=command), markup=False)
+            console.print(
+                t("baseline.harden.plan_command", command=command), markup=False, soft_wrap=True
+            )
 
 
 @app.command("harden", help=t("baseline.harden.help_harden"))
@@ -333,7 +344,7 @@ def harden_cmd(
     if json_out != "-":
         _print_plan(outcome)
         if outcome.run_id is None:
-            err_console.print(t("baseline.harden.confirm_hint"), markup=False)
+            err_console.print(t("baseline.harden.confirm_hint"), markup=False, soft_wrap=True)
         else:
             console.print(
                 t(
@@ -344,6 +355,7 @@ def harden_cmd(
                     after=profile_score(outcome.after) if outcome.after else "-",
                 ),
                 markup=False,
+                soft_wrap=True,
             )
             if outcome.message:
                 err_console.print(
@@ -386,11 +398,14 @@ def rollback_cmd(
                 score=profile_score(outcome.after) if outcome.after else "-",
             ),
             markup=False,
+            soft_wrap=True,
         )
         for problem in outcome.problems:
-            err_console.print(t("baseline.harden.rollback_problem", problem=problem), markup=False)
+            err_console.print(
+                t("baseline.harden.rollback_problem", problem=problem), markup=False, soft_wrap=True
+            )
         if outcome.note:
-            err_console.print(outcome.note, markup=False)
+            err_console.print(outcome.note, markup=False, soft_wrap=True)
     write_json(json_out, outcome.as_json())
     if outcome.problems:
         raise typer.Exit(1)
@@ -423,7 +438,7 @@ def runs_cmd(
         write_json(json_out, {"runs": rows})
         return
     for row in rows:
-        console.print(t("baseline.harden.run_line", **row), markup=False)
+        console.print(t("baseline.harden.run_line", **row), markup=False, soft_wrap=True)
 
 
 @app.command("import-xccdf", help=t("baseline.cli.help_import"))
@@ -448,4 +463,4 @@ def import_xccdf(
     if json_out is not None:
         write_json(json_out, data)
         return
-    console.print(t("baseline.cli.imported", file=str(file), **data), markup=False)
+    console.print(t("baseline.cli.imported", file=str(file), **data), markup=False, soft_wrap=True)

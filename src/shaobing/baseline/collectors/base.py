@@ -54,7 +54,7 @@ class CommandResult:
 
 def has_glob(path: str) -> bool:
     """Whether a path contains shell wildcard characters."""
-    return any(ch in GLOB_CHARS for ch in path)
+    return not GLOB_CHARS.isdisjoint(path)
 
 
 class HostCollector(ABC):

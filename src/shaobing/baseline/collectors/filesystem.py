@@ -214,6 +214,11 @@ class LocalCollector(TreeCollector):
         # normpath keeps a leading "//" (POSIX allows it a meaning): never produce one
         return Path(posixpath.normpath("/" + path.lstrip("/")))
 
+    def _writable_path(self, path: str) -> Path:
+        # write through links (Debian's /etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf):
+        # renaming a new file over the link itself would replace the link with a copy
+        return Path(os.path.realpath(posixpath.normpath("/" + path.lstrip("/"))))
+
     async def run(self, command: str, timeout: float = 30.0) -> CommandResult:
         """Run ``command`` with /bin/sh; output capped, killed after ``timeout`` seconds."""
         try:

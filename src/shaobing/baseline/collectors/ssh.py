@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,15 +26,29 @@ from shaobing.baseline.collectors.base import (
     FileStat,
     HostCollector,
 )
+from shaobing.baseline.collectors.snapshot import MAX_MEMBER_BYTES as SNAPSHOT_MEMBER_BYTES
+from shaobing.baseline.collectors.snapshot import Entry as SnapshotEntry
+from shaobing.baseline.collectors.snapshot import Snapshot
+from shaobing.baseline.collectors.snapshot import command as snapshot_command
 
 # Files per prefetch command: keeps each command line well below ARG_MAX.
 PREFETCH_BATCH = 200
+PREFERRED_CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes256-ctr",
+)
 # Base64 characters per staging command when writing a file.
 WRITE_CHUNK = 64 * 1024
 MARK = "__SHAOBING_"
 # Commands in flight on one connection: OpenSSH refuses channels beyond MaxSessions (default
 # 10), and a profile's rules run concurrently, so the collector keeps below that limit.
 MAX_CHANNELS = 8
+# Session opens refused by the server (sessions of killed commands not yet freed) are
+# retried this many times with a growing pause.
+OPEN_RETRIES = 6
 DEFAULT_PORT = 22
 
 
@@ -116,6 +131,9 @@ class SshCollector(HostCollector):
         self._channels = asyncio.Semaphore(MAX_CHANNELS)
         #: whether the login used a key (hardening guard rails ask)
         self.key_login = False
+        #: configuration folders fetched in one round trip (None until the first prefetch)
+        self.snapshot: Snapshot | None = None
+        self.use_snapshot = True
 
     @property
     def label(self) -> str:
@@ -132,6 +150,9 @@ class SshCollector(HostCollector):
             "known_hosts": self.target.known_hosts,
             "connect_timeout": self.target.connect_timeout,
             "login_timeout": self.target.connect_timeout,
+            # AES-GCM runs in OpenSSL; asyncssh's chacha20-poly1305 costs Python time per
+            # packet, which adds up over dozens of hosts (the others stay as fallbacks)
+            "encryption_algs": PREFERRED_CIPHERS,
         }
         if self.target.password is not None:
             options["password"] = self.target.password
@@ -164,19 +185,16 @@ class SshCollector(HostCollector):
         wrapped, feed = self._wrap(command)
         try:
             async with self._channels:
-                result = await asyncio.wait_for(
-                    self._conn.run(
-                        wrapped,
-                        input=feed,
-                        check=False,
-                        env={"LC_ALL": "C", "LANG": "C"},
-                        encoding="utf-8",
-                        errors="replace",
-                    ),
-                    timeout,
-                )
-        except TimeoutError as exc:
-            raise CollectorUnavailable(f"timeout {timeout:g}s: {command}") from exc
+                process = await self._open_process(wrapped, feed)
+                try:
+                    result = await asyncio.wait_for(process.wait(check=False), timeout)
+                except TimeoutError as exc:
+                    # sshd keeps a session (and its MaxSessions slot) until the command
+                    # exits: signal it, then close the channel
+                    with contextlib.suppress(OSError, asyncssh.Error):
+                        process.kill()
+                    process.close()
+                    raise CollectorUnavailable(f"timeout {timeout:g}s: {command}") from exc
         except (OSError, asyncssh.Error) as exc:
             raise CollectorUnavailable(f"{self.label}: {exc}") from exc
         out = result.stdout if isinstance(result.stdout, str) else ""
@@ -185,9 +203,59 @@ class SshCollector(HostCollector):
         rc = result.returncode if result.returncode is not None else -1
         return CommandResult(rc=rc, stdout=out, stderr=err)
 
+    async def _open_process(self, wrapped: str, feed: str | None) -> asyncssh.SSHClientProcess[str]:
+        """Open a session; a refusal while the server still frees earlier ones is retried."""
+        assert self._conn is not None
+        for attempt in range(OPEN_RETRIES):
+            try:
+                return await self._conn.create_process(
+                    wrapped,
+                    input=feed,
+                    env={"LC_ALL": "C", "LANG": "C"},
+                    encoding="utf-8",
+                    errors="replace",
+                )
+            except asyncssh.ChannelOpenError:
+                if attempt == OPEN_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def take_snapshot(self) -> None:
+        """Fetch the configuration roots in one command (once per connection)."""
+        if self.snapshot is not None or not self.use_snapshot:
+            return
+        async with self._lock:
+            if self.snapshot is not None:
+                return
+            result = await self.run(snapshot_command(), timeout=300.0)
+            try:
+                self.snapshot = Snapshot.parse(result.stdout)
+            except ValueError:
+                self.use_snapshot = False
+
+    def _invalidate(self) -> None:
+        """Forget the snapshot after a change on the host (the next prefetch takes a new one)."""
+        self.snapshot = None
+
+    def _from_snapshot(self, path: str) -> tuple[str, SnapshotEntry | None] | None:
+        """(resolved path, entry) when the snapshot answers for ``path``; None to ask the host."""
+        snap = self.snapshot
+        if snap is None or not snap.covers(path):
+            return None
+        resolved, inside = snap.resolve(path)
+        if not inside:
+            return None
+        return resolved, snap.entries.get(resolved)
+
     async def prefetch(self, paths: Iterable[str]) -> None:
-        """Read many files and their metadata in one command per batch."""
-        wanted = [p for p in dict.fromkeys(paths) if p not in self._files]
+        """Snapshot the configuration roots, then read other files in one command per batch."""
+        await self.take_snapshot()
+        wanted = [
+            p
+            for p in dict.fromkeys(paths)
+            if p not in self._files and self._from_snapshot(p) is None
+        ]
         for start in range(0, len(wanted), PREFETCH_BATCH):
             await self._fetch(wanted[start : start + PREFETCH_BATCH])
 
@@ -200,7 +268,8 @@ class SshCollector(HostCollector):
                 f"if [ -f {q} ] && [ -r {q} ]; then printf '{MARK}D\\n';"
                 f" head -c {MAX_FILE_BYTES} -- {q} | base64 | tr -d '\\n'; fi"
             )
-        result = await self.run(" ".join(script), timeout=120.0)
+        # one shell line per file: "fi" must end a statement before the next "printf"
+        result = await self.run("\n".join(script), timeout=120.0)
         chunks = result.stdout.split(f"\n{MARK}S ")[1:]
         for path, chunk in zip(paths, chunks, strict=False):
             head, _, rest = chunk.partition("\n")
@@ -219,6 +288,18 @@ class SshCollector(HostCollector):
 
     async def read_file(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes | None:
         """The remote file's bytes, or None."""
+        known = self._from_snapshot(path)
+        if known is not None:
+            resolved, entry = known
+            if entry is None or entry.kind != "f":
+                return None
+            assert self.snapshot is not None
+            data = self.snapshot.data.get(resolved)
+            small = entry.size <= SNAPSHOT_MEMBER_BYTES
+            if data is not None or (small and self.snapshot.has_content(resolved)):
+                # absent from the archive although small: unreadable for this user
+                return None if data is None else data[:limit]
+            path = resolved
         if path not in self._files:
             async with self._lock:
                 if path not in self._files:
@@ -228,6 +309,13 @@ class SshCollector(HostCollector):
 
     async def stat(self, path: str) -> FileStat | None:
         """The remote path's metadata (``stat -L``)."""
+        known = self._from_snapshot(path)
+        if known is not None:
+            _, entry = known
+            if entry is None:
+                return None
+            kind = {"f": "file", "d": "dir", "l": "link"}.get(entry.kind, "other")
+            return FileStat(path, kind, entry.mode & 0o7777, entry.uid, entry.gid, entry.size)
         if path not in self._stats:
             async with self._lock:
                 if path not in self._stats:
@@ -236,6 +324,13 @@ class SshCollector(HostCollector):
 
     async def list_dir(self, path: str) -> list[str] | None:
         """Names in a remote directory."""
+        known = self._from_snapshot(path)
+        if known is not None:
+            resolved, entry = known
+            if entry is None or entry.kind != "d":
+                return None
+            assert self.snapshot is not None
+            return list(self.snapshot.children.get(resolved, []))
         q = shlex.quote(path)
         result = await self.run(f"[ -d {q} ] && ls -A1 -- {q}")
         if result.rc != 0:
@@ -261,12 +356,15 @@ class SshCollector(HostCollector):
                 f'mkdir -p -- "$(dirname -- {q})" && printf %s {chunk} {redirect} {staged}'
             )
             if staged_result.rc != 0:
+                await self.run(f"rm -f -- {staged}")
                 raise CollectorUnavailable(f"{path}: {staged_result.stderr.strip()}")
         chmod = f"chmod {mode:o} {tmp};" if mode is not None else ""
+        # any failing step (e.g. the owner cannot be kept) leaves no staging files behind
         script = (
             f"base64 -d {staged} > {tmp} && rm -f {staged}"
             f" && if [ -e {q} ]; then chmod --reference={q} {tmp} && chown --reference={q} {tmp};"
             f" else {chmod} :; fi && mv -f -- {tmp} {q}"
+            f" || {{ rc=$?; rm -f -- {tmp} {staged}; exit $rc; }}"
         )
         result = await self.run(script, timeout=60.0)
         if result.rc != 0:
@@ -274,6 +372,7 @@ class SshCollector(HostCollector):
         self._files.pop(path, None)
         self._stats.pop(path, None)
         self.forget(path)
+        self._invalidate()
 
     async def chmod_chown(
         self, path: str, mode: int | None, uid: int | None, gid: int | None
@@ -293,6 +392,7 @@ class SshCollector(HostCollector):
         if result.rc != 0:
             raise CollectorUnavailable(f"{path}: {result.stderr.strip() or result.rc}")
         self._stats.pop(path, None)
+        self._invalidate()
 
     async def remove_file(self, path: str) -> None:
         """Delete a remote file."""
@@ -302,6 +402,7 @@ class SshCollector(HostCollector):
         self._files.pop(path, None)
         self._stats.pop(path, None)
         self.forget(path)
+        self._invalidate()
 
     async def close(self) -> None:
         """Close the SSH connection."""
