@@ -62,6 +62,32 @@ echo "== Web 应用扫描：演示用政务服务网站（http://127.0.0.1:18088
 sb webscan http://127.0.0.1:18088/ --engagement "$engagement" \
   --login-form http://127.0.0.1:18088/login --user admin --password admin123 \
   --max-time 600 --json "$out/Web扫描结果.json"
+
+echo
+echo "== 基线核查：本机（Linux 基线）、演示 Redis（数据库连接）、离线镜像（弱配置主机）=="
+sb baseline check --profile linux --engagement "$engagement" \
+  --json "$out/基线核查-本机.json" >"$out/基线核查-本机.txt"
+head -n 1 "$out/基线核查-本机.txt"
+sb baseline check --profile redis --target redis://127.0.0.1:16379/ --engagement "$engagement" \
+  --json "$out/基线核查-Redis.json" >"$out/基线核查-Redis.txt"
+head -n 1 "$out/基线核查-Redis.txt"
+# An offline image of a weakly configured Debian 12 server (the test suite's fixture tree),
+# unpacked with its permissions, checked and hardened with backup, re-check and rollback.
+image="$out/离线镜像"
+rm -rf "$image"
+mkdir -p "$image"
+.venv/bin/python -c "import sys; from pathlib import Path; sys.path.insert(0, '.'); \
+from tests.baseline.roots import materialise; materialise('debian12-weak', Path(sys.argv[1]))" "$image"
+sb baseline check --profile linux --root "$image/debian12-weak" --engagement "$engagement" \
+  --json "$out/基线核查-离线镜像.json" >"$out/基线核查-离线镜像.txt"
+head -n 1 "$out/基线核查-离线镜像.txt"
+sb baseline harden --profile linux --root "$image/debian12-weak" \
+  --rules linux.ssh.,linux.password.max-days,linux.file.shadow-perms >"$out/加固计划.txt"
+echo "加固计划（未执行）: $out/加固计划.txt"
+sb baseline harden --profile linux --root "$image/debian12-weak" --engagement "$engagement" \
+  --rules linux.ssh.,linux.password.max-days,linux.file.shadow-perms --yes \
+  --json "$out/加固结果.json" | grep -E "^(加固记录|基线 )"
+sb baseline runs --engagement "$engagement"
 sb findings export "$out/漏洞清单.xlsx" --engagement "$engagement"
 sb workorder list --engagement "$engagement"
 
@@ -72,5 +98,7 @@ echo "导出的资产台账:         $out/资产台账.xlsx"
 echo "资产台账模板:           $out/资产台账模板.xlsx"
 echo "扫描结果（JSON）:       $out/扫描结果.json"
 echo "Web 扫描结果（JSON）:   $out/Web扫描结果.json"
+echo "基线核查结果:           $out/基线核查-*.json（文字版 .txt）"
+echo "加固计划与结果:         $out/加固计划.txt、$out/加固结果.json（回退：shaobing baseline rollback 记录号）"
 echo "漏洞清单:               $out/漏洞清单.xlsx"
 echo "继续体验: SHAOBING_HOME=$SHAOBING_HOME .venv/bin/shaobing --help"
