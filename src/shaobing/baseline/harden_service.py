@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from shaobing.baseline.collectors.base import CollectorUnavailable, HostCollector
 from shaobing.baseline.collectors.filesystem import LocalCollector, TreeCollector
-from shaobing.baseline.collectors.ssh import SshCollector, SshTarget
 from shaobing.baseline.engine import run_profile
 from shaobing.baseline.hardening import (
     Backup,
@@ -216,7 +215,7 @@ async def _harden(
     host = opened.host
     assert host is not None
     try:
-        if isinstance(host, SshCollector):
+        if host is not None:
             await host.connect()
         ctx = Context(host=host)
         before = await run_profile(profile, ctx, chosen)
@@ -297,6 +296,8 @@ def _reopen(spec: dict[str, Any], access: Access) -> HostCollector:
     if kind == "root":
         return TreeCollector(Path(str(spec["root"])))
     if kind == "ssh":
+        from shaobing.baseline.collectors.ssh import SshCollector, SshTarget  # noqa: PLC0415 - asyncssh only for SSH targets
+
         target = SshTarget(
             host=str(spec["host"]),
             user=str(spec["user"]),
@@ -354,7 +355,7 @@ def rollback(engine: Engine, run_id: int, access: Access, *, actor: str) -> Roll
 
     async def work() -> tuple[list[str], ProfileReport | None, str | None]:
         try:
-            if isinstance(host, SshCollector):
+            if host is not None:
                 await host.connect()
             problems = await _restore(
                 host, files, folder, None, applied, rollback_commands=commands

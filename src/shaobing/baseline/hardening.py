@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from shaobing.baseline.collectors.base import CollectorUnavailable, HostCollector, has_glob
-from shaobing.baseline.collectors.ssh import SshCollector
 from shaobing.baseline.edits import apply_edit, unified_diff
 from shaobing.baseline.model import Edit, Rule
 from shaobing.baseline.results import ProfileReport, Status
@@ -135,7 +134,7 @@ async def _authorized_keys_exist(host: HostCollector) -> bool:
 
 async def guard_ssh_key_login(host: HostCollector) -> str | None:
     """Refuse to disable password login unless key login is proven or possible."""
-    if isinstance(host, SshCollector):
+    if host.kind == "ssh":
         if host.key_login:
             return None
         return t("baseline.guard.ssh_password_session")
@@ -146,7 +145,7 @@ async def guard_ssh_key_login(host: HostCollector) -> str | None:
 
 async def guard_ssh_root_login_needed(host: HostCollector) -> str | None:
     """Refuse to forbid root login over the operator's own root SSH session."""
-    if isinstance(host, SshCollector) and host.target.user == "root":
+    if host.kind == "ssh" and host.login_user == "root":
         return t("baseline.guard.root_session")
     return None
 

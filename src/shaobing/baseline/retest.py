@@ -17,18 +17,17 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from shaobing.baseline.collectors.base import HostCollector
 from shaobing.baseline.collectors.database import DatabaseCollector, open_database
 from shaobing.baseline.collectors.filesystem import LocalCollector, TreeCollector
-from shaobing.baseline.collectors.ssh import SshCollector, SshTarget
 from shaobing.baseline.engine import run_profile
 from shaobing.baseline.http import fetch
 from shaobing.baseline.model import Rule
 from shaobing.baseline.probes import Context
 from shaobing.baseline.results import Status
-from shaobing.baseline.service import SOURCE_TOOL, load_checkable
+from shaobing.baseline.service import load_checkable
 from shaobing.baseline.wazuh import ScaPolicy, run_sca_policy
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
 from shaobing.findings.models import Finding
-from shaobing.findings.retest import RetestResult, register_retest
+from shaobing.findings.retest import RetestResult
 
 
 def _collectors(spec: dict[str, Any]) -> tuple[HostCollector | None, DatabaseCollector | None]:
@@ -41,6 +40,8 @@ def _collectors(spec: dict[str, Any]) -> tuple[HostCollector | None, DatabaseCol
             raise ValidationError(t("baseline.retest.root_gone", root=str(root)))
         return TreeCollector(root), None
     if kind == "ssh":
+        from shaobing.baseline.collectors.ssh import SshCollector, SshTarget  # noqa: PLC0415 - asyncssh only for SSH targets
+
         password = os.environ.get("SHAOBING_SSH_PASSWORD")
         keys = [str(k) for k in spec.get("key_files") or []]
         if not keys and password is None:
@@ -91,7 +92,7 @@ def retest_baseline(finding: Finding) -> RetestResult:
 
     async def work() -> Any:
         try:
-            if isinstance(host, SshCollector):
+            if host is not None:
                 await host.connect()
             if isinstance(checkable, ScaPolicy):
                 if host is None:
@@ -115,8 +116,3 @@ def retest_baseline(finding: Finding) -> RetestResult:
         )
     evidence = t("baseline.finding.evidence", observed=result.observed, expected=result.expected)
     return RetestResult(detected=result.status is Status.FAIL, evidence=evidence)
-
-
-def register_baseline_retest() -> None:
-    """Register the retest of ``shaobing-baseline`` findings."""
-    register_retest(SOURCE_TOOL, retest_baseline)

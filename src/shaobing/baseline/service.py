@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from shaobing.baseline.collectors.base import CollectorUnavailable, HostCollector
 from shaobing.baseline.collectors.database import DatabaseCollector, is_dsn, open_database
 from shaobing.baseline.collectors.filesystem import LocalCollector, TreeCollector
-from shaobing.baseline.collectors.ssh import SshCollector, SshTarget
 from shaobing.baseline.engine import run_profile
 from shaobing.baseline.http import fetch
 from shaobing.baseline.loader import get_profile
@@ -31,6 +30,7 @@ from shaobing.baseline.model import Profile, Rule
 from shaobing.baseline.models import BaselineRun
 from shaobing.baseline.probes import Context
 from shaobing.baseline.results import ProfileReport, RuleResult, Status
+from shaobing.baseline.retest_hook import SOURCE_TOOL
 from shaobing.baseline.score import profile_score
 from shaobing.baseline.system import detect_os
 from shaobing.baseline.wazuh import ScaPolicy, is_sca_policy, load_sca_policy, run_sca_policy
@@ -45,7 +45,6 @@ from shaobing.findings.importers.base import CoverageInput, FindingInput, Record
 from shaobing.findings.ingest import IngestOptions, IngestSummary, ingest
 from shaobing.findings.severity import Severity
 
-SOURCE_TOOL = "shaobing-baseline"
 SEVERITIES = {
     "严重": Severity.CRITICAL,
     "高": Severity.HIGH,
@@ -104,6 +103,8 @@ def _host_collector(text: str, access: Access) -> tuple[HostCollector, str | Non
     if text == "local":
         return LocalCollector(), socket.gethostname(), {"kind": "local"}
     if text.startswith("ssh://"):
+        from shaobing.baseline.collectors.ssh import SshCollector, SshTarget  # noqa: PLC0415 - asyncssh only for SSH targets
+
         try:
             target = SshTarget.parse(text)
         except ValueError:
@@ -217,7 +218,7 @@ async def check_one(
     """Run one profile (or Wazuh SCA policy) on one opened target; connection failures
     become an error result per rule."""
     try:
-        if isinstance(opened.host, SshCollector):
+        if opened.host is not None:
             await opened.host.connect()
         if isinstance(profile, ScaPolicy):
             if opened.host is None:

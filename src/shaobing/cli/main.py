@@ -16,7 +16,7 @@ import pydantic
 import typer
 
 from shaobing import __version__
-from shaobing.baseline.retest import register_baseline_retest
+from shaobing.baseline.retest_hook import register_baseline_retest
 from shaobing.cli import (
     assets,
     audit,

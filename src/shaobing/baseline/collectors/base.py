@@ -64,6 +64,9 @@ class HostCollector(ABC):
     kind: str = "local"
     #: whether the host is running (commands, processes, /proc and listening ports are real)
     live: bool = True
+    #: remote logins: the account used, and whether the login used a key (guard rails ask)
+    login_user: str | None = None
+    key_login: bool = False
 
     def __init__(self) -> None:
         self._text_cache: dict[str, str | None] = {}
@@ -85,6 +88,10 @@ class HostCollector(ABC):
     @abstractmethod
     async def list_dir(self, path: str) -> list[str] | None:
         """Names in a directory (sorted), or None when it is not a readable directory."""
+
+    async def connect(self) -> None:
+        """Open the connection to the host (remote collectors); a no-op for local ones."""
+        return
 
     async def run(self, command: str, timeout: float = 30.0) -> CommandResult:
         """Run a shell command on the host; offline trees raise CollectorUnavailable."""

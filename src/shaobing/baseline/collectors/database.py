@@ -14,10 +14,6 @@ from abc import ABC, abstractmethod
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import psycopg
-import pymysql
-from psycopg.rows import dict_row
-
 from shaobing.baseline.collectors.base import CollectorUnavailable
 
 # Rows kept per query result (a rule that lists users never needs more).
@@ -84,6 +80,8 @@ class MysqlCollector(DatabaseCollector):
         self._conn: Any = None
 
     def _connect(self) -> Any:
+        import pymysql  # noqa: PLC0415 - the driver is loaded for MySQL targets only
+
         if self._conn is None:
             try:
                 self._conn = pymysql.connect(
@@ -102,6 +100,8 @@ class MysqlCollector(DatabaseCollector):
         return self._conn
 
     def _query(self, statement: str) -> list[dict[str, Any]]:
+        import pymysql  # noqa: PLC0415 - the driver is loaded for MySQL targets only
+
         conn = self._connect()
         try:
             with conn.cursor() as cursor:
@@ -131,6 +131,8 @@ class PostgresCollector(DatabaseCollector):
         self._conn: Any = None
 
     def _connect(self) -> Any:
+        import psycopg  # noqa: PLC0415 - the driver is loaded for PostgreSQL targets only
+
         if self._conn is None:
             try:
                 self._conn = psycopg.connect(
@@ -148,6 +150,9 @@ class PostgresCollector(DatabaseCollector):
         return self._conn
 
     def _query(self, statement: str) -> list[dict[str, Any]]:
+        import psycopg  # noqa: PLC0415 - the driver is loaded for PostgreSQL targets only
+        from psycopg.rows import dict_row  # noqa: PLC0415
+
         conn = self._connect()
         try:
             with conn.cursor(row_factory=dict_row) as cursor:

@@ -123,6 +123,7 @@ class SshCollector(HostCollector):
     def __init__(self, target: SshTarget, *, sock: object | None = None) -> None:
         super().__init__()
         self.target = target
+        self.login_user = target.user
         self._sock = sock
         self._conn: asyncssh.SSHClientConnection | None = None
         self._files: dict[str, bytes | None] = {}
