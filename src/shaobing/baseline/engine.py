@@ -12,6 +12,7 @@ from shaobing.baseline.model import (
     AllOf,
     AnyOf,
     Check,
+    CommandProbe,
     FileProbe,
     ModeProbe,
     NoneOf,
@@ -96,6 +97,19 @@ async def evaluate_check(check: Check, ctx: Context) -> Outcome:
         return Outcome(Status.ERROR, t("baseline.observed.probe_failed", reason=str(exc)[:300]))
 
 
+def runs_commands(check: Check) -> bool:
+    """Whether a check tree contains a command probe."""
+    if isinstance(check, AllOf):
+        return any(runs_commands(c) for c in check.all)
+    if isinstance(check, AnyOf):
+        return any(runs_commands(c) for c in check.any)
+    if isinstance(check, NoneOf):
+        return any(runs_commands(c) for c in check.none)
+    if isinstance(check, NotOf):
+        return runs_commands(check.not_)
+    return isinstance(check, CommandProbe)
+
+
 def static_paths(check: Check) -> Iterable[str]:
     """Plain file paths a check reads (for remote prefetch)."""
     if isinstance(check, AllOf):
@@ -172,7 +186,12 @@ async def run_profile(
         async with gate:
             return await evaluate_rule(rule, ctx)
 
-    results = await asyncio.gather(*(one(r) for r in chosen))
+    # rules that run commands start first: a slow command (a package manager query) then
+    # overlaps the file-only rules instead of starting last and ending the run late
+    order = sorted(range(len(chosen)), key=lambda i: not runs_commands(chosen[i].check))
+    done = await asyncio.gather(*(one(chosen[i]) for i in order))
+    by_index = dict(zip(order, done, strict=True))
+    results = [by_index[i] for i in range(len(chosen))]
     target = ctx.host.label if ctx.host is not None else (ctx.db.label if ctx.db else "")
     if ctx.db is not None and ctx.host is not None:
         target = f"{ctx.db.label} ({ctx.host.label})"
