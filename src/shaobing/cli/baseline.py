@@ -30,6 +30,25 @@ from shaobing.findings.service import import_file
 
 app = typer.Typer(no_args_is_help=True, help=t("baseline.cli.help_group"))
 
+ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help=t("baseline.cli.help_profile"))]
+RootOpt = Annotated[Path | None, typer.Option("--root", help=t("baseline.cli.help_root"))]
+EngagementOpt = Annotated[
+    str | None, typer.Option("--engagement", "-e", help=t("baseline.cli.help_engagement"))
+]
+JsonOpt = Annotated[str | None, typer.Option("--json", help=t("baseline.cli.help_json"))]
+VarOpt = Annotated[list[str] | None, typer.Option("--var", help=t("baseline.cli.help_var"))]
+KeyOpt = Annotated[list[str] | None, typer.Option("--key", help=t("baseline.cli.help_key"))]
+PasswordOpt = Annotated[
+    str | None, typer.Option("--password", help=t("baseline.cli.help_password"))
+]
+SudoOpt = Annotated[bool, typer.Option("--sudo", help=t("baseline.cli.help_sudo"))]
+SudoPasswordOpt = Annotated[
+    str | None, typer.Option("--sudo-password", help=t("baseline.cli.help_sudo_password"))
+]
+KnownHostsOpt = Annotated[
+    str | None, typer.Option("--known-hosts", help=t("baseline.cli.help_known_hosts"))
+]
+
 STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.NA: "dim", Status.ERROR: "yellow"}
 
 
@@ -105,32 +124,22 @@ def access_options(
 
 @app.command("check", help=t("baseline.cli.help_check"))
 def check(
-    profile: Annotated[str, typer.Option("--profile", "-p", help=t("baseline.cli.help_profile"))],
+    profile: ProfileOpt,
     target: Annotated[
         list[str] | None, typer.Option("--target", "-t", help=t("baseline.cli.help_target"))
     ] = None,
-    root: Annotated[Path | None, typer.Option("--root", help=t("baseline.cli.help_root"))] = None,
-    engagement: Annotated[
-        str | None, typer.Option("--engagement", "-e", help=t("baseline.cli.help_engagement"))
-    ] = None,
-    json_out: Annotated[
-        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
-    ] = None,
-    var: Annotated[list[str] | None, typer.Option("--var", help=t("baseline.cli.help_var"))] = None,
+    root: RootOpt = None,
+    engagement: EngagementOpt = None,
+    json_out: JsonOpt = None,
+    var: VarOpt = None,
     rule: Annotated[
         list[str] | None, typer.Option("--rule", help=t("baseline.cli.help_rule"))
     ] = None,
-    key: Annotated[list[str] | None, typer.Option("--key", help=t("baseline.cli.help_key"))] = None,
-    password: Annotated[
-        str | None, typer.Option("--password", help=t("baseline.cli.help_password"))
-    ] = None,
-    sudo: Annotated[bool, typer.Option("--sudo", help=t("baseline.cli.help_sudo"))] = False,
-    sudo_password: Annotated[
-        str | None, typer.Option("--sudo-password", help=t("baseline.cli.help_sudo_password"))
-    ] = None,
-    known_hosts: Annotated[
-        str | None, typer.Option("--known-hosts", help=t("baseline.cli.help_known_hosts"))
-    ] = None,
+    key: KeyOpt = None,
+    password: PasswordOpt = None,
+    sudo: SudoOpt = False,
+    sudo_password: SudoPasswordOpt = None,
+    known_hosts: KnownHostsOpt = None,
     files_from: Annotated[
         str | None, typer.Option("--files-from", help=t("baseline.cli.help_files_from"))
     ] = None,
@@ -183,9 +192,7 @@ def check(
 
 @app.command("profiles", help=t("baseline.cli.help_profiles"))
 def profiles(
-    json_out: Annotated[
-        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
-    ] = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """List profiles with their rule counts."""
     rows = []
@@ -212,10 +219,8 @@ def profiles(
 
 @app.command("rules", help=t("baseline.cli.help_rules"))
 def rules(
-    profile: Annotated[str, typer.Option("--profile", "-p", help=t("baseline.cli.help_profile"))],
-    json_out: Annotated[
-        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
-    ] = None,
+    profile: ProfileOpt,
+    json_out: JsonOpt = None,
 ) -> None:
     """List a profile's rules with severity and GB/T 22239 clauses."""
     profiles_ = raw_profiles()
@@ -299,33 +304,23 @@ def _print_plan(outcome: HardenOutcome) -> None:
 
 @app.command("harden", help=t("baseline.harden.help_harden"))
 def harden_cmd(
-    profile: Annotated[str, typer.Option("--profile", "-p", help=t("baseline.cli.help_profile"))],
+    profile: ProfileOpt,
     rules_: Annotated[
         list[str] | None, typer.Option("--rules", "--rule", help=t("baseline.harden.help_rules"))
     ] = None,
     target: Annotated[
         str | None, typer.Option("--target", "-t", help=t("baseline.cli.help_target"))
     ] = None,
-    root: Annotated[Path | None, typer.Option("--root", help=t("baseline.cli.help_root"))] = None,
-    engagement: Annotated[
-        str | None, typer.Option("--engagement", "-e", help=t("baseline.cli.help_engagement"))
-    ] = None,
+    root: RootOpt = None,
+    engagement: EngagementOpt = None,
     yes: Annotated[bool, typer.Option("--yes", help=t("baseline.harden.help_yes"))] = False,
-    json_out: Annotated[
-        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
-    ] = None,
-    var: Annotated[list[str] | None, typer.Option("--var", help=t("baseline.cli.help_var"))] = None,
-    key: Annotated[list[str] | None, typer.Option("--key", help=t("baseline.cli.help_key"))] = None,
-    password: Annotated[
-        str | None, typer.Option("--password", help=t("baseline.cli.help_password"))
-    ] = None,
-    sudo: Annotated[bool, typer.Option("--sudo", help=t("baseline.cli.help_sudo"))] = False,
-    sudo_password: Annotated[
-        str | None, typer.Option("--sudo-password", help=t("baseline.cli.help_sudo_password"))
-    ] = None,
-    known_hosts: Annotated[
-        str | None, typer.Option("--known-hosts", help=t("baseline.cli.help_known_hosts"))
-    ] = None,
+    json_out: JsonOpt = None,
+    var: VarOpt = None,
+    key: KeyOpt = None,
+    password: PasswordOpt = None,
+    sudo: SudoOpt = False,
+    sudo_password: SudoPasswordOpt = None,
+    known_hosts: KnownHostsOpt = None,
 ) -> None:
     """Plan hardening; apply it with --yes."""
     access = access_options(password, key, sudo, sudo_password, known_hosts, None, root)
@@ -371,20 +366,12 @@ def harden_cmd(
 @app.command("rollback", help=t("baseline.harden.help_rollback"))
 def rollback_cmd(
     run_id: Annotated[int, typer.Argument(min=1)],
-    json_out: Annotated[
-        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
-    ] = None,
-    key: Annotated[list[str] | None, typer.Option("--key", help=t("baseline.cli.help_key"))] = None,
-    password: Annotated[
-        str | None, typer.Option("--password", help=t("baseline.cli.help_password"))
-    ] = None,
-    sudo: Annotated[bool, typer.Option("--sudo", help=t("baseline.cli.help_sudo"))] = False,
-    sudo_password: Annotated[
-        str | None, typer.Option("--sudo-password", help=t("baseline.cli.help_sudo_password"))
-    ] = None,
-    known_hosts: Annotated[
-        str | None, typer.Option("--known-hosts", help=t("baseline.cli.help_known_hosts"))
-    ] = None,
+    json_out: JsonOpt = None,
+    key: KeyOpt = None,
+    password: PasswordOpt = None,
+    sudo: SudoOpt = False,
+    sudo_password: SudoPasswordOpt = None,
+    known_hosts: KnownHostsOpt = None,
 ) -> None:
     """Restore the files of a hardening run."""
     access = access_options(password, key, sudo, sudo_password, known_hosts, None, None)
@@ -413,12 +400,8 @@ def rollback_cmd(
 
 @app.command("runs", help=t("baseline.harden.help_runs"))
 def runs_cmd(
-    engagement: Annotated[
-        str | None, typer.Option("--engagement", "-e", help=t("baseline.cli.help_engagement"))
-    ] = None,
-    json_out: Annotated[
-        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
-    ] = None,
+    engagement: EngagementOpt = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """List hardening runs."""
     with db_session(readonly=True) as session:
@@ -447,9 +430,7 @@ def import_xccdf(
     engagement: Annotated[
         str, typer.Option("--engagement", "-e", help=t("baseline.cli.help_engagement"))
     ],
-    json_out: Annotated[
-        str | None, typer.Option("--json", help=t("baseline.cli.help_json"))
-    ] = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """Import OpenSCAP XCCDF/ARF results (same as ``findings import --format xccdf``)."""
     if not file.is_file():

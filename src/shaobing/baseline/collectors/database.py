@@ -72,12 +72,31 @@ class DatabaseCollector(ABC):
         return
 
 
-class MysqlCollector(DatabaseCollector):
-    """MySQL / MariaDB through PyMySQL (in a worker thread)."""
+class _BlockingDriverCollector(DatabaseCollector):
+    """A DB-API driver used from a worker thread, one statement at a time."""
 
     def __init__(self, dsn: str) -> None:
         super().__init__(dsn)
         self._conn: Any = None
+
+    @abstractmethod
+    def _query(self, statement: str) -> list[dict[str, Any]]:
+        """Rows of the statement (runs in a worker thread)."""
+
+    async def query(self, statement: str) -> list[dict[str, Any]]:
+        """Rows of the statement."""
+        async with self._lock:
+            return await asyncio.to_thread(self._query, statement)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            await asyncio.to_thread(self._conn.close)
+            self._conn = None
+
+
+class MysqlCollector(_BlockingDriverCollector):
+    """MySQL / MariaDB through PyMySQL (in a worker thread)."""
 
     def _connect(self) -> Any:
         import pymysql  # noqa: PLC0415 - the driver is loaded for MySQL targets only
@@ -111,24 +130,9 @@ class MysqlCollector(DatabaseCollector):
             raise CollectorUnavailable(f"{self.label}: {exc}") from exc
         return [dict(row) for row in rows]
 
-    async def query(self, statement: str) -> list[dict[str, Any]]:
-        """Rows of the statement."""
-        async with self._lock:
-            return await asyncio.to_thread(self._query, statement)
 
-    async def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            await asyncio.to_thread(self._conn.close)
-            self._conn = None
-
-
-class PostgresCollector(DatabaseCollector):
+class PostgresCollector(_BlockingDriverCollector):
     """PostgreSQL through psycopg (in a worker thread, read-only transaction)."""
-
-    def __init__(self, dsn: str) -> None:
-        super().__init__(dsn)
-        self._conn: Any = None
 
     def _connect(self) -> Any:
         import psycopg  # noqa: PLC0415 - the driver is loaded for PostgreSQL targets only
@@ -161,17 +165,6 @@ class PostgresCollector(DatabaseCollector):
         except psycopg.Error as exc:
             raise CollectorUnavailable(f"{self.label}: {exc}".strip()) from exc
         return [dict(row) for row in rows]
-
-    async def query(self, statement: str) -> list[dict[str, Any]]:
-        """Rows of the statement."""
-        async with self._lock:
-            return await asyncio.to_thread(self._query, statement)
-
-    async def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            await asyncio.to_thread(self._conn.close)
-            self._conn = None
 
 
 class RedisCollector(DatabaseCollector):
