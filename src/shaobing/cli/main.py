@@ -22,10 +22,13 @@ from shaobing.cli import (
     audit,
     baseline,
     clients,
+    datasec,
     engagements,
     findings,
     init_cmd,
+    mlps,
     policy,
+    risk,
     scan,
     scope,
     vulndb,
@@ -65,6 +68,9 @@ app.add_typer(vulndb.app, name="vulndb", help=t("vulndb.help.group"))
 app.add_typer(template_cmd.app, name="template", help=t("cli.help.template"))
 app.add_typer(policy.app, name="policy", help=t("cli.help.policy"))
 app.add_typer(baseline.app, name="baseline", help=t("baseline.cli.help_group"))
+app.add_typer(mlps.app, name="mlps", help=t("mlps.cli.help_group"))
+app.add_typer(datasec.app, name="datasec", help=t("datasec.cli.help_group"))
+app.add_typer(risk.app, name="risk", help=t("risk.cli.help"))
 app.command("webscan", help=t("web.cli.help"))(webscan.webscan)
 register_network_retest()
 register_web_retest()

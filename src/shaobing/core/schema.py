@@ -10,6 +10,9 @@ from shaobing.core.models import Base
 def load_all_models() -> MetaData:
     """Import every model module and return the complete metadata."""
     # Imported for their side effect of registering tables on Base.metadata.
+    from shaobing.assess.datasec import models as _datasec  # noqa: F401
+    from shaobing.assess.mlps import models as _mlps  # noqa: F401
+    from shaobing.assess.risk import models as _risk  # noqa: F401
     from shaobing.assets import models as _assets  # noqa: F401
     from shaobing.baseline import models as _baseline  # noqa: F401
     from shaobing.core import audit as _audit  # noqa: F401

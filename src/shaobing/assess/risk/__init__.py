@@ -1,0 +1,1 @@
+"""Risk assessment per GB/T 20984-2022 (E1): inputs, matrix and multiplication methods, trend."""
