@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError as PydanticError
 
 from shaobing.baseline.model import Profile, Rule
-from shaobing.core.errors import ValidationError
+from shaobing.core.errors import ValidationError, error_location
 from shaobing.core.i18n import t
 from shaobing.core.settings import get_settings
 
@@ -100,12 +100,14 @@ def _first_error(exc: PydanticError) -> tuple[str, str]:
     on_branch = [e for e in errors if _taken(tuple(e.get("loc", ())), str(e.get("type", "")))]
     specific = [e for e in on_branch if not str(e.get("type", "")).startswith("union_tag")]
     error = (specific or on_branch or errors)[0]
-    where = ".".join(
-        str(p)
-        for p in error.get("loc", ())
-        if str(p) not in _BRANCHES and not str(p).startswith(_INTERNAL_LOC)
+    where = error_location(
+        [
+            p
+            for p in error.get("loc", ())
+            if str(p) not in _BRANCHES and not str(p).startswith(_INTERNAL_LOC)
+        ]
     )
-    return where or "-", str(error.get("msg", ""))
+    return where, str(error.get("msg", ""))
 
 
 def _merge(profiles: dict[str, RawProfile], source: str, data: dict[str, Any]) -> None:

@@ -30,3 +30,17 @@ class ValidationError(ShaobingError):
 
 class ConflictError(ShaobingError):
     """The operation would violate a uniqueness or state rule."""
+
+
+def error_location(loc: object) -> str:
+    """A schema error's location as one printable line (``rules.3.check.match``).
+
+    Keys come from the user's file and may hold newlines or control characters; those parts
+    are shown quoted with escapes so the one-line error stays one line.
+    """
+    parts = loc if isinstance(loc, list | tuple) else (loc,)
+    shown = []
+    for part in parts:
+        text = str(part)
+        shown.append(text if text.isprintable() else repr(text))
+    return ".".join(shown) or "-"

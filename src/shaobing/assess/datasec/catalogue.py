@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shaobing.core.errors import ValidationError as UserError
+from shaobing.core.errors import error_location
 from shaobing.core.i18n import t
 from shaobing.core.settings import get_settings
 
@@ -130,7 +131,7 @@ def parse(source: str, text: str) -> Questionnaire:
         return Questionnaire.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = ".".join(str(p) for p in error.get("loc", ())) or "-"
+        where = error_location(error.get("loc", ()))
         raise UserError(
             t("datasec.bad_field", source=source, field=where, detail=error.get("msg", ""))
         ) from exc

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from shaobing.core.errors import ValidationError as UserError
+from shaobing.core.errors import error_location
 from shaobing.core.i18n import t
 from shaobing.core.settings import get_settings
 
@@ -52,7 +53,7 @@ def parse_text(source: str, text: str, model: type[Model]) -> Model:
         return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = ".".join(str(p) for p in error.get("loc", ())) or "-"
+        where = error_location(error.get("loc", ()))
         raise UserError(
             t("mlps.data.bad_field", source=source, field=where, detail=error.get("msg", ""))
         ) from exc

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError as SchemaError
 from pydantic_core import ErrorDetails
 
-from shaobing.core.errors import ValidationError
+from shaobing.core.errors import ValidationError, error_location
 from shaobing.core.i18n import t
 
 MAX_BYTES = 256 * 1024
@@ -300,7 +300,7 @@ def schema_detail(error: ErrorDetails) -> str:
 
 def schema_where(error: ErrorDetails) -> str:
     """Where the error is, as a dotted path (``matrix.risk.bands``)."""
-    return ".".join(str(p) for p in error["loc"]) or "-"
+    return error_location(error["loc"])
 
 
 def _schema_error(exc: SchemaError, source: str) -> ValidationError:
