@@ -362,11 +362,24 @@ def test_local_run_output_and_exit_code() -> None:
 def test_local_run_timeout_ends_the_command_and_its_children() -> None:
     host = LocalCollector()
     started = time.monotonic()
+    # a duration no other test uses, so the process search below finds only this child
+    marker = "31.4159"
     with pytest.raises(CollectorUnavailable, match="timeout"):
         # the sleeping child keeps the output pipe open: only killing the group ends it
-        run(host.run("sleep 30; echo never", timeout=0.5))
+        run(host.run(f"sleep {marker}; echo never", timeout=0.5))
     assert time.monotonic() - started < 5
-    survivors = run(host.run("pgrep -f 'sleep [3]0' || true")).stdout.split()
+    # SIGKILL is delivered at once, but the dying child may take a moment to go
+    deadline = time.monotonic() + 5
+    survivors = ["?"]
+    while survivors and time.monotonic() < deadline:
+        # zombies (state Z) are dead already; an init that does not reap keeps them listed
+        pattern = f"sleep {marker[0]}[{marker[1]}]{marker[2:]}"
+        listing = run(
+            host.run(f"ps -eo stat=,pid=,args= | grep -v '^Z' | grep '{pattern}' || true")
+        )
+        survivors = listing.stdout.split()
+        if survivors:
+            time.sleep(0.1)
     assert survivors == []
 
 
