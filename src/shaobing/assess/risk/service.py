@@ -8,7 +8,7 @@ the command functions.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,6 +60,9 @@ VULN_TYPES = {
     "管理": "management",
 }
 DEFAULT_CLASS = {"technical": "tech.other", "management": "mgmt.policy"}
+
+
+_Row = TypeVar("_Row", RiskVulnerability, RiskMeasure)
 
 
 def _json_number(value: float) -> float | int:
@@ -416,13 +419,7 @@ def add_vulnerability(
 
 def remove_vulnerability(session: Session, engagement: Engagement, vuln_id: int) -> None:
     """Delete a manual vulnerability entry."""
-    entry = session.scalar(
-        select(RiskVulnerability).where(
-            RiskVulnerability.engagement_id == engagement.id, RiskVulnerability.id == vuln_id
-        )
-    )
-    if entry is None:
-        raise NotFoundError(t("risk.vuln.not_found", id=vuln_id))
+    entry = _owned(session, engagement, RiskVulnerability, vuln_id, "risk.vuln.not_found")
     session.delete(entry)
     session.flush()
 
@@ -497,15 +494,20 @@ def add_measure(
     return measure
 
 
-def _measure(session: Session, engagement: Engagement, measure_id: int) -> RiskMeasure:
+def _owned(
+    session: Session, engagement: Engagement, model: type[_Row], row_id: int, missing: str
+) -> _Row:
+    """A row of the engagement by id; ``missing`` names the one-line error otherwise."""
     found = session.scalar(
-        select(RiskMeasure).where(
-            RiskMeasure.engagement_id == engagement.id, RiskMeasure.id == measure_id
-        )
+        select(model).where(model.engagement_id == engagement.id, model.id == row_id)
     )
     if found is None:
-        raise NotFoundError(t("risk.measure.not_found", id=measure_id))
+        raise NotFoundError(t(missing, id=row_id))
     return found
+
+
+def _measure(session: Session, engagement: Engagement, measure_id: int) -> RiskMeasure:
+    return _owned(session, engagement, RiskMeasure, measure_id, "risk.measure.not_found")
 
 
 def remove_measure(session: Session, engagement: Engagement, measure_id: int) -> None:
