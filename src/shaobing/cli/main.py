@@ -28,6 +28,7 @@ from shaobing.cli import (
     init_cmd,
     mlps,
     policy,
+    report,
     risk,
     scan,
     scope,
@@ -71,6 +72,7 @@ app.add_typer(baseline.app, name="baseline", help=t("baseline.cli.help_group"))
 app.add_typer(mlps.app, name="mlps", help=t("mlps.cli.help_group"))
 app.add_typer(datasec.app, name="datasec", help=t("datasec.cli.help_group"))
 app.add_typer(risk.app, name="risk", help=t("risk.cli.help"))
+app.add_typer(report.app, name="report", help=t("reports.cli.help_group"))
 app.command("webscan", help=t("web.cli.help"))(webscan.webscan)
 register_network_retest()
 register_web_retest()

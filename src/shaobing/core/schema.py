@@ -18,6 +18,7 @@ def load_all_models() -> MetaData:
     from shaobing.core import audit as _audit  # noqa: F401
     from shaobing.engagements import models as _engagements  # noqa: F401
     from shaobing.findings import models as _findings  # noqa: F401
+    from shaobing.reports import models as _reports  # noqa: F401
     from shaobing.scan import models as _scan  # noqa: F401
     from shaobing.vulndb import models as _vulndb  # noqa: F401
 

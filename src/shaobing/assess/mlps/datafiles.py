@@ -11,52 +11,23 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar, cast
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from shaobing.core.errors import ValidationError as UserError
-from shaobing.core.errors import error_location
+from shaobing.core import datafile
 from shaobing.core.i18n import t
 from shaobing.core.settings import get_settings
 
-MAX_BYTES = 2 * 1024 * 1024
+MAX_BYTES = datafile.MAX_BYTES
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """The safe loader without anchors and aliases.
-
-    Aliases let a few bytes of YAML stand for an exponentially large structure that schema
-    validation would then walk ("billion laughs"); the data files never need them.
-    """
-
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
-        """Refuse an alias before it is resolved."""
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "anchors and aliases are not allowed", event.start_mark
-            )
-        return super().compose_node(parent, index)  # type: ignore[arg-type]
+def _label() -> str:
+    return t("mlps.data.label")
 
 
 def parse_text(source: str, text: str, model: type[Model]) -> Model:
     """Validate YAML ``text`` against ``model``; one-line error naming ``source`` and the field."""
-    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
-        raise UserError(t("mlps.data.too_large", source=source, limit=MAX_BYTES))
-    try:
-        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
-    except (yaml.YAMLError, RecursionError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(t("mlps.data.bad_yaml", source=source, detail=first)) from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = error_location(error.get("loc", ()))
-        raise UserError(
-            t("mlps.data.bad_field", source=source, field=where, detail=error.get("msg", ""))
-        ) from exc
+    return datafile.parse_yaml(source, text, model, label=_label())
 
 
 def packaged_text(name: str) -> str:
@@ -77,12 +48,7 @@ def override_path(name: str) -> Path:
 
 def read_file(path: Path) -> str:
     """Read an organisation's data file (size-capped, UTF-8)."""
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise UserError(t("mlps.data.too_large", source=str(path), limit=MAX_BYTES))
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(t("mlps.data.unreadable", source=str(path), detail=str(exc))) from exc
+    return datafile.read_text(path, label=_label())
 
 
 def load(name: str, model: type[Model]) -> Model:
