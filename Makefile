@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages of the real services the tests start on loopback.
-TEST_PACKAGES := postgresql openssh-server vsftpd mariadb-server redis-server memcached nginx snmpd rsync dnsmasq-base iproute2 apache2 tomcat10 tomcat10-admin openscap-scanner ssg-debian procps
+TEST_PACKAGES := postgresql openssh-server vsftpd mariadb-server redis-server memcached nginx snmpd rsync dnsmasq-base iproute2 apache2 tomcat10 tomcat10-admin openscap-scanner ssg-debian procps fonts-noto-cjk poppler-utils
 PYTEST_WORKERS ?= 2
 
 .PHONY: all system-deps deps lint test demo clean
@@ -35,7 +35,7 @@ test: deps lint
 	SHAOBING_REQUIRE_POSTGRES=1 $(BIN)/pytest -n $(PYTEST_WORKERS) -q
 
 # Debian daemons the demo starts as local scan targets (loopback only).
-DEMO_PACKAGES := redis-server memcached nginx vsftpd
+DEMO_PACKAGES := redis-server memcached nginx vsftpd fonts-noto-cjk
 
 demo: $(STAMP)
 	@bash scripts/install-system-deps.sh $(DEMO_PACKAGES)
