@@ -177,9 +177,18 @@ class Catalogue:
         self.categories: list[Category] = []
         self.items: dict[str, Item] = {}
         self._by_unit: dict[str, Item] = {}
+        # A pack's control points join the general category of the same id (an extension's
+        # 安全计算环境 points are part of 安全计算环境), so scores and gaps count each category once.
+        order: list[str] = []
+        heads: dict[str, CategorySpec] = {}
+        merged: dict[str, list[ControlPoint]] = {}
         for spec in files:
             for cat in spec.categories:
-                points = []
+                if cat.id not in heads:
+                    order.append(cat.id)
+                    heads[cat.id] = cat
+                    merged[cat.id] = []
+                head = heads[cat.id]
                 for point in cat.control_points:
                     items = tuple(
                         Item(
@@ -188,9 +197,9 @@ class Catalogue:
                             weight=item.weight,
                             text=item.text,
                             objects=tuple(item.objects or point.objects),
-                            category=cat.name,
-                            category_id=cat.id,
-                            kind=cat.kind,
+                            category=head.name,
+                            category_id=head.id,
+                            kind=head.kind,
                             control_point=point.name,
                             control_point_clause=point.clause,
                             advice=point.advice,
@@ -203,12 +212,13 @@ class Catalogue:
                             raise UserError(t("mlps.catalogue.duplicate", item=item_.id))
                         self.items[item_.id] = item_
                         self._by_unit[item_.unit] = item_
-                    points.append(
-                        ControlPoint(point.clause, point.name, cat.name, point.advice, items)
+                    merged[cat.id].append(
+                        ControlPoint(point.clause, point.name, head.name, point.advice, items)
                     )
-                self.categories.append(
-                    Category(cat.id, cat.name, cat.clause, cat.kind, tuple(points))
-                )
+        self.categories = [
+            Category(heads[i].id, heads[i].name, heads[i].clause, heads[i].kind, tuple(merged[i]))
+            for i in order
+        ]
 
     @property
     def control_points(self) -> list[ControlPoint]:

@@ -234,7 +234,9 @@ def compute(
             point_score = num / den * config.control_point_scale if den else None
             cat_weighted += num
             cat_weight += den
-            points[point.name] = {
+            # Extension packs reuse control point names (访问控制 in 8.1.4 and 8.2.4).
+            key = point.name if point.name not in points else f"{point.name}（{point.clause}）"
+            points[key] = {
                 "clause": point.clause,
                 "score": _round(config, point_score),
                 "result": _point_result(point_score, config.control_point_scale),
