@@ -327,7 +327,7 @@ def test_a_pack_added_on_resync_extends_the_sheet(cli: CliRunner, tmp_path: Path
     assert before < after and {"0.1.1 a)", "0.4.1 a)", "0.10.1 d)"} <= after
 
 
-# ------------------------------------------------------------------ packs merge into the general categories
+# ------------------------------------------------------ packs merge into the general categories
 
 
 def test_pack_categories_merge_with_the_general_ones_in_score_and_gaps() -> None:

@@ -178,7 +178,7 @@ class Catalogue:
         self.items: dict[str, Item] = {}
         self._by_unit: dict[str, Item] = {}
         # A pack's control points join the general category of the same id (an extension's
-        # 安全计算环境 points are part of 安全计算环境), so scores and gaps count each category once.
+        # 安全计算环境 points are part of 安全计算环境), so score and gaps count a category once.
         order: list[str] = []
         heads: dict[str, CategorySpec] = {}
         merged: dict[str, list[ControlPoint]] = {}
