@@ -10,6 +10,7 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from shaobing.reports.model import (
+    Block,
     BulletList,
     Chart,
     ChartSpec,
@@ -83,7 +84,7 @@ def sample_document(tmp_path: Path, *, rows: int = 60) -> ReportDocument:
         footer="哨兵安全服务团队 · 漏洞扫描报告",
     )
     table = findings_table(rows)
-    blocks = [
+    blocks: list[Block] = [
         TableOfContents(),
         PageBreak(),
         Heading(1, "一、项目概述"),

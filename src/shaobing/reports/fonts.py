@@ -37,10 +37,12 @@ def _faces(path: Path) -> list[tuple[int, str]]:
     from fontTools.ttLib import TTCollection, TTFont  # noqa: PLC0415 - only when drawing
 
     if path.suffix.lower() in (".ttc", ".otc"):
-        collection = TTCollection(str(path), lazy=True)
-        return [(i, font["name"].getBestFamilyName() or "") for i, font in enumerate(collection)]
-    font = TTFont(str(path), lazy=True)
-    return [(0, font["name"].getBestFamilyName() or "")]
+        with TTCollection(str(path), lazy=True) as collection:
+            return [
+                (i, font["name"].getBestFamilyName() or "") for i, font in enumerate(collection)
+            ]
+    with TTFont(str(path), lazy=True) as font:
+        return [(0, font["name"].getBestFamilyName() or "")]
 
 
 def _find(style: str) -> FontFace:
