@@ -106,7 +106,9 @@ def test_periods(text: str, key: str, start: date, end: date, label: str) -> Non
     assert period.contains(start) and period.contains(end)
 
 
-@pytest.mark.parametrize("text", ["2026-13", "2026-00", "26-10", "2026-Q5", "2026/10", "", "2026-10-01"])
+@pytest.mark.parametrize(
+    "text", ["2026-13", "2026-00", "26-10", "2026-Q5", "2026/10", "", "2026-10-01"]
+)
 def test_bad_periods(text: str) -> None:
     with pytest.raises(ValidationError, match="期间"):
         parse_period(text)
