@@ -23,6 +23,7 @@ from shaobing.cli import (
     baseline,
     clients,
     datasec,
+    deliverables,
     engagements,
     findings,
     init_cmd,
@@ -57,6 +58,7 @@ app = typer.Typer(
 app.command("init", help=t("cli.help.init"))(init_cmd.init)
 app.add_typer(clients.app, name="client", help=t("cli.help.client"))
 app.add_typer(engagements.app, name="engagement", help=t("cli.help.engagement"))
+app.add_typer(deliverables.app, name="deliverables", help=t("deliverables.cli.help_group"))
 app.add_typer(assets.app, name="asset", help=t("cli.help.asset"))
 app.add_typer(scope.app, name="scope", help=t("cli.help.scope"))
 app.add_typer(audit.app, name="audit", help=t("cli.help.audit"))

@@ -83,8 +83,11 @@ class Parts:
 
 
 def _environment() -> ImmutableSandboxedEnvironment:
+    # No trim_blocks: a line ending in ``{% endif %}`` must keep its newline, or the next
+    # line (a ``::table``, a ``- `` item) would be glued onto it; the blank lines that block
+    # tags on their own lines leave behind are ignored by the parser anyway.
     env = ImmutableSandboxedEnvironment(
-        trim_blocks=True,
+        trim_blocks=False,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         undefined=StrictUndefined,

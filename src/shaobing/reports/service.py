@@ -230,10 +230,15 @@ def build_report(
         today=day,
         report_no=number,
     )
+    # Resolve the deliverable first: a refused attachment must not leave a file behind.
+    target = _deliverable(session, engagement, name, resolved, deliverable)
+    if target is not None:
+        from shaobing.engagements import deliverables  # noqa: PLC0415
+
+        deliverables.check_attachable(target)
     if fmt != "xlsx":
         draw_charts(doc)
     digest, size = _write_atomically(doc, fmt, out)
-    target = _deliverable(session, engagement, name, resolved, deliverable)
     build = ReportBuild(
         client_id=engagement.client_id,
         engagement_id=engagement.id,
