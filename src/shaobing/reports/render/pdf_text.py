@@ -113,6 +113,30 @@ class _Builder:
         self.current = []
         self.used = 0.0
 
+    def _carry(self) -> list[tuple[str, bool]]:
+        """Single characters to move down with closing punctuation (避头尾).
+
+        Takes the trailing closing marks (e.g. the ）of ）。) and the character before them,
+        so the new line starts with that character; nothing when the line would be emptied.
+        """
+        count = 0
+        while count < len(self.current):
+            text = self.current[-1 - count][0]
+            if len(text) != 1:
+                return []
+            count += 1
+            if text not in _NO_LINE_START:
+                break
+        else:
+            return []
+        if count >= len(self.current):
+            return []
+        carried = self.current[-count:]
+        del self.current[-count:]
+        for piece in carried:
+            self.used -= self.measure(*piece)
+        return carried
+
     def add(self, token: str, bold: bool) -> None:
         w = self.measure(token, bold)
         blank = not token.strip()
@@ -124,13 +148,15 @@ class _Builder:
         if blank:
             self.newline()
             return
-        if token[0] in _NO_LINE_START and len(self.current) > 1 and len(self.current[-1][0]) == 1:
-            carried = self.current.pop()
-            self.newline()
-            self.current.append(carried)
-            self.used = self.measure(*carried)
-            self.add(token, bold)
-            return
+        if token[0] in _NO_LINE_START:
+            carried = self._carry()
+            if carried:
+                self.newline()
+                for piece in carried:
+                    self.current.append(piece)
+                    self.used += self.measure(*piece)
+                self.add(token, bold)
+                return
         if w > self.width:
             room = self.width - self.used
             pieces = _split_long(token, bold, room, self.width, self.measure)
