@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +31,7 @@ def test_single_closing_mark() -> None:
 def test_no_line_starts_with_closing_punctuation(text: str, width: int) -> None:
     lines = _wrap(text, width)
     assert "".join(lines) == text
-    for previous, line in zip(lines, lines[1:], strict=False):
+    for previous, line in itertools.pairwise(lines):
         # Only a previous line that cannot give up a character (it would be left with only
         # closing marks, or empty) allows a closing mark at the start of the next one.
         if line and line[0] in _NO_LINE_START:
