@@ -56,7 +56,8 @@ def literal(value: object) -> str:
     """Wrap a value so the parser takes it as text: control characters dropped, newlines kept."""
     text = "" if value is None else str(value)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text).strip("\n")
+    # Surrounding blanks and blank lines of a value are layout noise, never content.
+    text = _CONTROL.sub("", text).strip()
     return _OPEN + text.replace("\n", _BREAK) + _CLOSE
 
 

@@ -152,9 +152,9 @@ class _Builder:
             carried = self._carry()
             if carried:
                 self.newline()
-                for piece in carried:
-                    self.current.append(piece)
-                    self.used += self.measure(*piece)
+                for kept in carried:
+                    self.current.append(kept)
+                    self.used += self.measure(*kept)
                 self.add(token, bold)
                 return
         if w > self.width:
