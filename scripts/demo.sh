@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: a demo workspace on the embedded SQLite database, scoped to 127.0.0.0/8.
-# Later parts of the product extend this into a full assessment with reports.
+# A full assessment: targets, scans, baselines, hardening, risk, MLPS, and the report set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,6 +92,51 @@ sb findings export "$out/漏洞清单.xlsx" --engagement "$engagement"
 sb workorder list --engagement "$engagement"
 
 echo
+echo "== 风险评估（GB/T 20984-2022，矩阵法）=="
+sb risk assess --engagement "$engagement" --json >"$out/风险评估.json"
+sb risk runs --engagement "$engagement"
+
+echo
+echo "== 等级保护第三级测评（GB/T 22239-2019）：由扫描与基线结果预填，生成差距与整改工单 =="
+sb mlps init --engagement "$engagement" --level 3 >"$out/等保预填.txt"
+head -n 3 "$out/等保预填.txt"
+sb mlps score --engagement "$engagement" --json >"$out/等保得分.json"
+sb mlps gaps --engagement "$engagement" --work-orders >"$out/等保差距.txt"
+.venv/bin/python -c "import json,sys; d=json.load(open(sys.argv[1],encoding='utf-8')); \
+print(f\"等保综合得分 {d['score']}，结论 {d['rating']}，高风险项 {len(d['high_risk'])} 项\")" "$out/等保得分.json"
+sb datasec init --engagement "$engagement" >/dev/null
+
+echo
+echo "== 报告：按合同交付物生成（DOCX 可编辑、PDF、HTML，附件 XLSX）=="
+reports="$out/报告"
+rm -rf "$reports"
+mkdir -p "$reports"
+month=$(date +%Y-%m)
+build() {
+  local type=$1 name=$2
+  shift 2
+  for fmt in docx pdf html; do
+    sb report build "$type" --engagement "$engagement" --format "$fmt" \
+      --out "$reports/$name.$fmt" "$@" >/dev/null
+  done
+  echo "  $name（.docx .pdf .html）"
+}
+build vuln_scan 漏洞扫描报告 --deliverable auto
+sb report build vuln_scan --engagement "$engagement" --format xlsx --out "$reports/漏洞扫描报告-附件.xlsx" >/dev/null
+build pentest 渗透测试报告 --notes demo/pentest-notes --deliverable auto
+build weakness 弱点评估报告
+build baseline 基线核查报告
+build hardening 安全加固报告 --deliverable auto
+build risk 风险评估报告 --deliverable auto
+build retest 整改复测报告
+build mlps_gap 等保差距分析报告 --deliverable auto
+build monthly_bulletin "每月安全信息通报-$month" --period "$month"
+build acceptance 项目交付物清单及终验汇总
+sb deliverables index --engagement "$engagement" --format xlsx --out "$reports/交付物索引.xlsx" >/dev/null
+sb deliverables index --engagement "$engagement" --format docx --out "$reports/交付物索引.docx" >/dev/null
+sb deliverables list --engagement "$engagement"
+
+echo
 echo "== 演示完成 =="
 echo "工作区（SQLite 数据库）: $SHAOBING_HOME"
 echo "导出的资产台账:         $out/资产台账.xlsx"
@@ -101,4 +146,6 @@ echo "Web 扫描结果（JSON）:   $out/Web扫描结果.json"
 echo "基线核查结果:           $out/基线核查-*.json（文字版 .txt）"
 echo "加固计划与结果:         $out/加固计划.txt、$out/加固结果.json（回退：shaobing baseline rollback 记录号）"
 echo "漏洞清单:               $out/漏洞清单.xlsx"
+echo "风险评估与等保结果:     $out/风险评估.json、$out/等保得分.json、$out/等保差距.txt"
+echo "报告（共 $(ls "$reports" | wc -l) 个文件）:  $reports/"
 echo "继续体验: SHAOBING_HOME=$SHAOBING_HOME .venv/bin/shaobing --help"

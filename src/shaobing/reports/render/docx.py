@@ -47,11 +47,12 @@ from shaobing.reports.render.docx_tables import key_value_xml, table_xml
 from shaobing.reports.render.docx_xml import (
     EMU_PER_TWIP,
     clean,
-    field,
+    esc,
     paragraph,
     parse,
     parse_many,
     ppr,
+    rpr,
     span_runs,
     text_runs,
 )
@@ -125,6 +126,7 @@ class _Body:
         self.styles = styles
         self.width = width
         self.figures = 0
+        self.headings: list[Heading] = []
         body = document.element.body
         self._sect = body.find(f"{_W}sectPr")
         self._body = body
@@ -142,6 +144,7 @@ class _Body:
 
     def write(self, blocks: list[Block]) -> None:
         """Write every block in order."""
+        self.headings = [b for b in blocks if isinstance(b, Heading)]
         for block in blocks:
             self._block(block)
 
@@ -244,12 +247,34 @@ class _Body:
         self._figure_caption(block.caption)
 
     def _toc(self) -> None:
+        """The TOC field, its cached result already listing the headings.
+
+        Word and WPS refresh the field on opening (page numbers added); a reader that does
+        not update fields (LibreOffice, a preview pane) still shows the chapters instead of
+        an empty table of contents.
+        """
         words = labels()
         s = self.styles
-        self._append_xml(
-            paragraph(text_runs(str(words["toc"])), ppr(s.toc_heading)),
-            paragraph(field(TOC_INSTRUCTION, clean(str(words["toc_hint"])), dirty=True)),
+        self._append_xml(paragraph(text_runs(str(words["toc"])), ppr(s.toc_heading)))
+        entries = [(h.level, h.text) for h in self.headings] or [(1, clean(str(words["toc_hint"])))]
+        instr = f'<w:instrText xml:space="preserve"> {esc(TOC_INSTRUCTION)} </w:instrText>'
+        begin = (
+            '<w:r><w:fldChar w:fldCharType="begin" w:dirty="true"/></w:r>'
+            f"<w:r>{instr}</w:r>"
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
         )
+        end = '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+        last = len(entries) - 1
+        for i, (level, text) in enumerate(entries):
+            # TOC levels indent by two characters each (organisation-defined layout).
+            indent = f'<w:ind w:left="{(level - 1) * 420}"/>'
+            runs = text_runs(clean(text), rpr(bold=level == 1))
+            self._append_xml(
+                paragraph(
+                    (begin if i == 0 else "") + runs + (end if i == last else ""),
+                    ppr(None, ind=indent),
+                )
+            )
 
 
 def _update_fields_on_open(document: Document) -> None:
