@@ -115,7 +115,8 @@ month=$(date +%Y-%m)
 build() {
   local type=$1 name=$2
   shift 2
-  for fmt in docx pdf html; do
+  # The editable DOCX is built last so that it is the copy attached to the deliverable.
+  for fmt in pdf html docx; do
     sb report build "$type" --engagement "$engagement" --format "$fmt" \
       --out "$reports/$name.$fmt" "$@" >/dev/null
   done
