@@ -100,6 +100,11 @@ echo
 echo "== 等级保护第三级测评（GB/T 22239-2019）：由扫描与基线结果预填，生成差距与整改工单 =="
 sb mlps init --engagement "$engagement" --level 3 >"$out/等保预填.txt"
 head -n 3 "$out/等保预填.txt"
+# Assessment objects the ledger does not list: the host the demo checked, the offline image and
+# the demo Redis (a database object); scoring pre-fills them again from their baseline runs.
+sb mlps add-object --engagement "$engagement" "本机（基线核查主机）" --type host --host "$(hostname)"
+sb mlps add-object --engagement "$engagement" "遗留应用服务器（离线镜像）" --type host --host app-legacy02
+sb mlps add-object --engagement "$engagement" "会话缓存 Redis（演示）" --type database --host 127.0.0.1
 sb mlps score --engagement "$engagement" --json >"$out/等保得分.json"
 sb mlps gaps --engagement "$engagement" --work-orders >"$out/等保差距.txt"
 .venv/bin/python -c "import json,sys; d=json.load(open(sys.argv[1],encoding='utf-8')); \
