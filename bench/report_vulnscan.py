@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -103,13 +104,17 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float | None = None) -> t
     With ``timeout``, a child still running then is killed and (inf, peak so far) returned.
     """
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its own session, so a timeout stops the whole tree (soffice is a script that starts
+    # soffice.bin, which would otherwise outlive it).
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         if timeout is not None and time.perf_counter() - start > timeout:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             _, status, usage = os.wait4(proc.pid, 0)
             return float("inf"), usage.ru_maxrss / 1024
         time.sleep(0.05)
