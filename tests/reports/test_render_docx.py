@@ -30,6 +30,7 @@ from shaobing.reports.model import (
     Heading,
     Image,
     KeyValue,
+    PageBreak,
     Paragraph,
     ReportDocument,
     ReportMeta,
@@ -414,3 +415,20 @@ def test_logo_on_cover(tmp_path: Path) -> None:
         if el.find(f".//{qn('w:drawing')}") is not None
     ]
     assert drawings and drawings[0] < first_section
+
+
+@pytest.mark.parametrize("explicit_break", [False, True])
+def test_body_starts_on_a_new_page_after_the_toc(tmp_path: Path, explicit_break: bool) -> None:
+    doc = sample_document(tmp_path)
+    blocks = [b for b in doc.blocks if not isinstance(b, PageBreak)]
+    if explicit_break:
+        blocks.insert(1, PageBreak())
+    doc.blocks = blocks
+    out = tmp_path / "toc.docx"
+    render(doc, out)
+    xml = _part(out, "word/document.xml")
+    toc_end = xml.index('w:fldCharType="end"', xml.index("TOC \\o"))
+    first_heading = xml.index(doc.headings()[0].text, toc_end)
+    # Exactly one page break between the TOC and the first chapter, whether or not the
+    # template asked for one.
+    assert xml[toc_end:first_heading].count('<w:br w:type="page"/>') == 1

@@ -145,8 +145,12 @@ class _Body:
     def write(self, blocks: list[Block]) -> None:
         """Write every block in order."""
         self.headings = [b for b in blocks if isinstance(b, Heading)]
-        for block in blocks:
+        for i, block in enumerate(blocks):
             self._block(block)
+            # The body starts on its own page after the table of contents, as in the PDF.
+            after = blocks[i + 1] if i + 1 < len(blocks) else None
+            if isinstance(block, TableOfContents) and not isinstance(after, PageBreak | None):
+                self._append_xml(paragraph('<w:r><w:br w:type="page"/></w:r>'))
 
     def _block(self, block: Block) -> None:
         s = self.styles
