@@ -23,6 +23,7 @@ from shaobing.core.settings import reset_settings
 from shaobing.reports.labels import labels
 from shaobing.reports.model import (
     LEVEL_COLOURS,
+    Block,
     BulletList,
     Chart,
     ChartSpec,
@@ -420,7 +421,7 @@ def test_logo_on_cover(tmp_path: Path) -> None:
 @pytest.mark.parametrize("explicit_break", [False, True])
 def test_body_starts_on_a_new_page_after_the_toc(tmp_path: Path, explicit_break: bool) -> None:
     doc = sample_document(tmp_path)
-    blocks = [b for b in doc.blocks if not isinstance(b, PageBreak)]
+    blocks: list[Block] = [b for b in doc.blocks if not isinstance(b, PageBreak)]
     if explicit_break:
         blocks.insert(1, PageBreak())
     doc.blocks = blocks
