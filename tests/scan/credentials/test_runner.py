@@ -279,10 +279,18 @@ def test_workers_stay_on_their_account() -> None:
     pairs: list[tuple[str | None, str]] = [(u, str(i)) for i in range(10) for u in ("a", "b")]
     auth = FakeAuth(valid(set()), delay=0.005)
     run(auth, pairs, parallelism=2)
-    accounts_per_session: dict[int, set[str | None]] = defaultdict(set)
+    sequences: dict[int, list[str | None]] = defaultdict(list)
     for user, _, _, session in auth.log.calls:
-        accounts_per_session[session].add(user)
-    assert sorted(len(a) for a in accounts_per_session.values()) == [1, 1]
+        sequences[session].append(user)
+    # Each worker keeps to its account while that account has pairs left; a worker whose
+    # account is exhausted may help with the other one (a slow machine decides whether that
+    # happens), so a session changes account at most once and never comes back.
+    for sequence in sequences.values():
+        runs = [u for i, u in enumerate(sequence) if i == 0 or sequence[i - 1] != u]
+        assert len(runs) <= 2, sequence
+    # Two workers start on two different accounts.
+    firsts = [seq[0] for seq in sequences.values()]
+    assert len(set(firsts)) == len(firsts)
 
 
 def test_should_stop_is_honoured() -> None:
