@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from shaobing.cli import engagement_data
 from shaobing.cli.output import actor, console, db_session, print_json, print_table
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
@@ -237,3 +238,6 @@ def items(json_out: JsonOpt = False) -> None:
         [t("cli.col.kind"), t("cli.col.sla_term"), t("cli.col.minutes")],
         [[s["key"], s["name"], s["default_minutes"]] for s in data["sla"]],
     )
+
+
+engagement_data.register(app)
