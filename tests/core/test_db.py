@@ -19,6 +19,9 @@ NOT_TENANT_TABLES = {"clients", "audit_events", "audit_head", "alembic_version"}
 # The offline vulnerability database (CVE records, CPE criteria, feed imports) is shared
 # public reference data, the same for every client, not tenant data.
 NOT_TENANT_TABLES |= {"cves", "cpe_criteria", "vulndb_imports"}
+# Platform accounts: staff users belong to no client; client users carry a nullable client_id
+# (FK, CASCADE); password history and sessions hang off users, not clients.
+NOT_TENANT_TABLES |= {"users", "password_history", "user_sessions"}
 
 
 def test_migrations_create_every_table(engine: Engine) -> None:

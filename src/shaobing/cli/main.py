@@ -33,6 +33,7 @@ from shaobing.cli import (
     risk,
     scan,
     scope,
+    users,
     vulndb,
     vulndb_match,
     webscan,
@@ -75,6 +76,7 @@ app.add_typer(mlps.app, name="mlps", help=t("mlps.cli.help_group"))
 app.add_typer(datasec.app, name="datasec", help=t("datasec.cli.help_group"))
 app.add_typer(risk.app, name="risk", help=t("risk.cli.help"))
 app.add_typer(report.app, name="report", help=t("reports.cli.help_group"))
+app.add_typer(users.app, name="user", help=t("auth.cli.help_group"))
 app.command("webscan", help=t("web.cli.help"))(webscan.webscan)
 register_network_retest()
 register_web_retest()

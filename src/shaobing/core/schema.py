@@ -14,6 +14,7 @@ def load_all_models() -> MetaData:
     from shaobing.assess.mlps import models as _mlps  # noqa: F401
     from shaobing.assess.risk import models as _risk  # noqa: F401
     from shaobing.assets import models as _assets  # noqa: F401
+    from shaobing.auth import models as _auth  # noqa: F401
     from shaobing.baseline import models as _baseline  # noqa: F401
     from shaobing.core import audit as _audit  # noqa: F401
     from shaobing.engagements import models as _engagements  # noqa: F401
