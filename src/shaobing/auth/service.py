@@ -345,6 +345,19 @@ def _failure_times(user: User) -> list[datetime]:
     return times
 
 
+def _login_failed(db: Session, user: User, detail: dict[str, Any]) -> None:
+    """Audit a refused login of a known user (never the password)."""
+    record_event(
+        db,
+        "auth.login",
+        actor=user.username,
+        outcome="failure",
+        client_id=user.client_id,
+        target=user.username,
+        detail=detail,
+    )
+
+
 def _record_failure(db: Session, user: User, now: datetime, ctx: AuthContext) -> LoginOutcome:
     rules = ctx.config.lockout
     window_start = now - ctx.config.failure_window
@@ -353,14 +366,10 @@ def _record_failure(db: Session, user: User, now: datetime, ctx: AuthContext) ->
     user.recent_failures = [when.isoformat() for when in recent]
     user.failed_attempts = len(recent)
     remaining = rules.max_failures - len(recent)
-    record_event(
+    _login_failed(
         db,
-        "auth.login",
-        actor=user.username,
-        outcome="failure",
-        client_id=user.client_id,
-        target=user.username,
-        detail={"reason": "bad_password", "failures": len(recent), "remaining": max(remaining, 0)},
+        user,
+        {"reason": "bad_password", "failures": len(recent), "remaining": max(remaining, 0)},
     )
     if remaining > 0:
         return LoginOutcome(
@@ -429,15 +438,7 @@ def authenticate(db: Session, username: str, password: str, *, ctx: AuthContext)
         _clear_lock(user)
         user.manually_locked = manual
     if user.manually_locked or user.locked_until is not None:
-        record_event(
-            db,
-            "auth.login",
-            actor=user.username,
-            outcome="failure",
-            client_id=user.client_id,
-            target=user.username,
-            detail={"reason": "locked"},
-        )
+        _login_failed(db, user, {"reason": "locked"})
         message = (
             t("auth.login.locked_manual")
             if user.manually_locked
@@ -447,15 +448,7 @@ def authenticate(db: Session, username: str, password: str, *, ctx: AuthContext)
     if len(password) > MAX_PASSWORD_INPUT or not ctx.hasher.verify(user.password_hash, password):
         return _record_failure(db, user, now, ctx)
     if not user.active:
-        record_event(
-            db,
-            "auth.login",
-            actor=user.username,
-            outcome="failure",
-            client_id=user.client_id,
-            target=user.username,
-            detail={"reason": "disabled"},
-        )
+        _login_failed(db, user, {"reason": "disabled"})
         return LoginOutcome(LoginResult.DISABLED, t("auth.login.disabled"))
     user.recent_failures = []
     user.failed_attempts = 0
