@@ -16,8 +16,6 @@ from sqlalchemy.orm import Session
 from shaobing.assess.mlps import service as mlps_service
 from shaobing.assess.mlps.models import MlpsAssessment
 from shaobing.assess.risk import service as risk_service
-from shaobing.assets.kinds import AssetType
-from shaobing.assets.ledger_io import LedgerRow
 from shaobing.assets.service import import_rows
 from shaobing.baseline.harden_service import HardenOutcome, harden
 from shaobing.baseline.service import Access, CheckOutcome, run_check
@@ -29,6 +27,7 @@ from shaobing.findings.ingest import IngestOptions, ingest
 from shaobing.findings.severity import Severity
 from shaobing.reports.model import BulletList, Chart, ChartSpec, Paragraph, ReportDocument, Table
 from tests.baseline.roots import materialise
+from tests.ledger_rows import host_row
 
 CLIENT = "某市政务服务数据管理局"
 TODAY = date(2026, 11, 20)
@@ -88,29 +87,6 @@ def seed_hardening(engine: Engine, engagement_id: int, folder: Path) -> HardenOu
     )
 
 
-def _row(name: str, address: str, system: str | None, cia: tuple[int, int, int]) -> LedgerRow:
-    return LedgerRow(
-        row=0,
-        name=name,
-        asset_type=AssetType.HOST,
-        addresses=[address],
-        hostname=None,
-        url=None,
-        os=None,
-        system=system,
-        zone=None,
-        owner=None,
-        importance=None,
-        confidentiality=cia[0],
-        integrity=cia[1],
-        availability=cia[2],
-        vendor=None,
-        version=None,
-        location=None,
-        notes=None,
-    )
-
-
 RISK_FINDINGS = [
     FindingInput("nuclei", "ssh-weak", "SSH 弱口令", Severity.HIGH, host="127.0.0.5", port=22),
     FindingInput("nuclei", "struts-rce", "某组件远程代码执行", Severity.CRITICAL, host="127.0.0.6"),
@@ -121,9 +97,9 @@ RISK_FINDINGS = [
 def seed_risk_inputs(session: Session, engagement: Engagement) -> None:
     """Ledger (three assets, one system), findings, a business, manual entries and measures."""
     rows = [
-        _row("门户服务器", "127.0.0.5", "门户网站系统", (4, 4, 3)),
-        _row("数据库服务器", "127.0.0.6", "门户网站系统", (5, 5, 4)),
-        _row("办公终端", "127.0.0.7", None, (2, 2, 2)),
+        host_row("门户服务器", "127.0.0.5", "门户网站系统", (4, 4, 3)),
+        host_row("数据库服务器", "127.0.0.6", "门户网站系统", (5, 5, 4)),
+        host_row("办公终端", "127.0.0.7", None, (2, 2, 2)),
     ]
     import_rows(session, engagement.client, rows, [], source_name="台账.csv", actor="t")
     ingest(

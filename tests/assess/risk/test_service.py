@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session
 from shaobing.assess.risk import service
 from shaobing.assess.risk.calc import PairInput, calculate
 from shaobing.assess.risk.config import default_method
-from shaobing.assets.kinds import AssetType
-from shaobing.assets.ledger_io import LedgerRow
 from shaobing.assets.models import Asset
 from shaobing.assets.service import import_rows
 from shaobing.assets.valuation import asset_value
@@ -27,30 +25,7 @@ from shaobing.findings.importers.base import FindingInput
 from shaobing.findings.ingest import IngestOptions, ingest
 from shaobing.findings.models import Finding
 from shaobing.findings.severity import Severity
-
-
-def _row(name: str, address: str, system: str | None, cia: tuple[int, int, int]) -> LedgerRow:
-    return LedgerRow(
-        row=0,
-        name=name,
-        asset_type=AssetType.HOST,
-        addresses=[address],
-        hostname=None,
-        url=None,
-        os=None,
-        system=system,
-        zone=None,
-        owner=None,
-        importance=None,
-        confidentiality=cia[0],
-        integrity=cia[1],
-        availability=cia[2],
-        vendor=None,
-        version=None,
-        location=None,
-        notes=None,
-    )
-
+from tests.ledger_rows import host_row
 
 FINDINGS = [
     FindingInput("nuclei", "ssh-weak", "SSH 弱口令", Severity.HIGH, host="127.0.0.5", port=22),
@@ -80,9 +55,9 @@ def eng(session: Session) -> Engagement:
         ),
     )
     rows = [
-        _row("门户服务器", "127.0.0.5", "门户网站系统", (4, 4, 3)),
-        _row("数据库服务器", "127.0.0.6", "门户网站系统", (5, 5, 4)),
-        _row("办公终端", "127.0.0.7", None, (2, 2, 2)),
+        host_row("门户服务器", "127.0.0.5", "门户网站系统", (4, 4, 3)),
+        host_row("数据库服务器", "127.0.0.6", "门户网站系统", (5, 5, 4)),
+        host_row("办公终端", "127.0.0.7", None, (2, 2, 2)),
     ]
     import_rows(session, client, rows, [], source_name="台账.csv", actor="t")
     ingest(session, engagement, FINDINGS, format_name="nuclei", options=IngestOptions(actor="t"))
