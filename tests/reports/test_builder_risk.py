@@ -16,6 +16,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from shaobing.assess.risk import service as risk_service
+from shaobing.assess.risk.inputs import SYSTEM, load_inputs
+from shaobing.assess.risk.service import engagement_config
+from shaobing.assets.service import import_rows
 from shaobing.core.db import session_scope
 from shaobing.core.i18n import t
 from shaobing.engagements.models import Engagement
@@ -24,6 +27,7 @@ from shaobing.findings.ingest import IngestOptions, ingest
 from shaobing.findings.severity import Severity
 from shaobing.reports.model import ReportDocument
 from shaobing.reports.service import compose
+from tests.ledger_rows import host_row
 from tests.reports import assess_data as ad
 
 CHAPTERS = [
@@ -129,6 +133,18 @@ def test_unsaved_assessment_matches_the_service(session: Session, eng: Engagemen
     )
     row = next(r for r in components.rows if r[1] == "数据库服务器")
     assert row[4:7] == ["5", "5", "4"]
+    # Every system asset shows the value the risk module derives for it, also when no risk
+    # was computed on the system itself.
+    systems = ad.table(doc, "系统资产识别与赋值")
+    derived = {
+        t.name: t.value
+        for t in load_inputs(session, eng, engagement_config(session, eng)).targets.values()
+        if t.layer == SYSTEM
+    }
+    shown = dict(
+        zip(ad.column(systems, "系统资产"), ad.column(systems, "资产价值 Ia"), strict=True)
+    )
+    assert derived and {name: int(shown[name]) for name in derived} == derived
     assert ad.column(ad.table(doc, "业务识别与赋值"), "业务") == ["政务公开"]
 
     threats = ad.table(doc, "威胁识别与赋值")
@@ -216,3 +232,28 @@ def test_nothing_to_assess_says_so(engine: Engine, session: Session) -> None:
     assert risk_annex.rows == []
     assert not ad.table(doc, "系统组件和单元资产识别与赋值").rows
     assert "风险总数" not in body
+
+
+def test_system_value_shown_when_risks_are_on_components_only(engine: Engine) -> None:
+    # Findings only: every risk sits on a component, none on the system asset itself.
+    eid = ad.make_engagement(engine, "组件风险", systems=["门户网站系统"])
+    with session_scope(engine) as s:
+        eng = s.get_one(Engagement, eid)
+        rows = [host_row("门户服务器", "127.0.0.5", "门户网站系统", (4, 4, 3))]
+        import_rows(s, eng.client, rows, [], source_name="台账.csv", actor="t")
+        ingest(s, eng, ad.RISK_FINDINGS[:1], format_name="nuclei", options=IngestOptions())
+    with session_scope(engine) as s:
+        eng = s.get_one(Engagement, eid)
+        result = risk_service.assess(s, eng, save=False)
+        assert {r["asset_layer"] for r in result["risks"]} == {"component"}
+        derived = {
+            t.name: t.value
+            for t in load_inputs(s, eng, engagement_config(s, eng)).targets.values()
+            if t.layer == SYSTEM
+        }
+        doc = _compose(s, eng)
+    systems = ad.table(doc, "系统资产识别与赋值")
+    names, values_shown = ad.column(systems, "系统资产"), ad.column(systems, "资产价值 Ia")
+    shown = dict(zip(names, values_shown, strict=True))
+    assert derived == {"门户网站系统": derived["门户网站系统"]}
+    assert shown["门户网站系统"] == str(derived["门户网站系统"])

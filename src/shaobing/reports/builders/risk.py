@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from shaobing.assess.risk import service as risk_service
 from shaobing.assess.risk.calc import band_range
 from shaobing.assess.risk.config import LEVELS, MethodConfig, default_method, vuln_classes
+from shaobing.assess.risk.inputs import SYSTEM, load_inputs
 from shaobing.assess.risk.models import RiskRun
 from shaobing.assess.risk.trend import compare
 from shaobing.assets.kinds import AssetType, asset_type_label
@@ -244,6 +245,11 @@ def _assets(
         for r in targets.values()
         if r.get("asset_layer") == "system"
     }
+    # A system asset no risk was computed on directly still has a value (from its
+    # components and the businesses it carries); the risk module derives it, not this report.
+    for target in load_inputs(session, engagement, a.config).targets.values():
+        if target.layer == SYSTEM:
+            system_values.setdefault(target.name, target.value)
     system_names = list(dict.fromkeys([*rollup, *system_values]))
     system_rows = [
         [
