@@ -7,10 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages of the real services the tests start on loopback.
-TEST_PACKAGES := postgresql openssh-server vsftpd mariadb-server redis-server memcached nginx snmpd rsync dnsmasq-base iproute2 apache2 tomcat10 tomcat10-admin openscap-scanner ssg-debian procps fonts-noto-cjk poppler-utils
+TEST_PACKAGES := postgresql openssh-server vsftpd mariadb-server redis-server memcached nginx snmpd rsync dnsmasq-base iproute2 apache2 tomcat10 tomcat10-admin openscap-scanner ssg-debian procps fonts-noto-cjk poppler-utils openssl nodejs chromium
 PYTEST_WORKERS ?= 2
 
-.PHONY: all system-deps deps lint test demo clean
+.PHONY: all system-deps deps web-assets lint test demo clean
 
 all: test
 
@@ -24,7 +24,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-deps: system-deps $(STAMP)
+web-assets:
+	@bash scripts/fetch-web-assets.sh
+
+deps: system-deps $(STAMP) web-assets
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
@@ -37,7 +40,7 @@ test: deps lint
 # Debian daemons the demo starts as local scan targets (loopback only).
 DEMO_PACKAGES := redis-server memcached nginx vsftpd fonts-noto-cjk
 
-demo: $(STAMP)
+demo: $(STAMP) web-assets
 	@bash scripts/install-system-deps.sh $(DEMO_PACKAGES)
 	@bash scripts/demo.sh
 

@@ -21,6 +21,7 @@ from shaobing.cli import (
     assets,
     audit,
     baseline,
+    ca,
     clients,
     datasec,
     deliverables,
@@ -33,6 +34,7 @@ from shaobing.cli import (
     risk,
     scan,
     scope,
+    serve,
     users,
     vulndb,
     vulndb_match,
@@ -77,7 +79,9 @@ app.add_typer(datasec.app, name="datasec", help=t("datasec.cli.help_group"))
 app.add_typer(risk.app, name="risk", help=t("risk.cli.help"))
 app.add_typer(report.app, name="report", help=t("reports.cli.help_group"))
 app.add_typer(users.app, name="user", help=t("auth.cli.help_group"))
+app.add_typer(ca.app, name="ca", help=t("gm.cli.help_group"))
 app.command("webscan", help=t("web.cli.help"))(webscan.webscan)
+app.command("serve", help=t("server.serve.help"))(serve.serve)
 register_network_retest()
 register_web_retest()
 register_baseline_retest()

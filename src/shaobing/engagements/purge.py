@@ -346,7 +346,19 @@ def collect_files(session: Session, engagement: Engagement) -> FileSet:
                 out.files.append(_owned_file(path, category, name))
     _hardening_backups(session, engagement, md.tables["hardening_runs"], out)
     _notes(session, engagement, out)
+    _scan_logs(session, engagement, md.tables["scan_runs"], out)
     return out
+
+
+def _scan_logs(session: Session, engagement: Engagement, table: Table, out: FileSet) -> None:
+    """Output of scans the console ran in the background (``$SHAOBING_HOME/logs/scan-ID.log``,
+    named by shaobing.server.scan_runner.log_path)."""
+    folder = get_settings().home / "logs"
+    ids = session.scalars(select(table.c.id).where(table.c[OWNER_COLUMN] == engagement.id))
+    for scan_id in ids:
+        path = folder / f"scan-{scan_id}.log"
+        if path.is_file() and not path.is_symlink():
+            out.files.append(_owned_file(path, "scan_log", f"files/scan_logs/{path.name}"))
 
 
 def _hardening_backups(

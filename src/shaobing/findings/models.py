@@ -86,6 +86,13 @@ class Finding(TenantScoped, Base):
         ),
         Index("ix_findings_eng_host", "engagement_id", "host", "severity_rank", "id"),
         Index("ix_findings_eng_asset", "engagement_id", "asset_id", "severity_rank", "id"),
+        # Web console dashboards (issue 10): each one covers a grouped count over the open
+        # (or closed) findings, so 1,000,000 findings aggregate without reading the table.
+        Index("ix_findings_eng_open_first", "engagement_id", "is_open", "first_seen"),
+        Index("ix_findings_eng_open_changed", "engagement_id", "is_open", "status_changed_at"),
+        Index("ix_findings_eng_open_host", "engagement_id", "is_open", "host", "severity_rank"),
+        Index("ix_findings_eng_open_check", "engagement_id", "is_open", "source_tool", "check_id"),
+        Index("ix_findings_eng_open_port", "engagement_id", "is_open", "port", "protocol"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

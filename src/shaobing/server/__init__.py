@@ -1,0 +1,1 @@
+"""The web console and REST API (J1, J2): ``shaobing serve``."""

@@ -1,0 +1,1 @@
+"""Server-rendered Chinese pages of the console (Jinja2 templates, no front-end build)."""

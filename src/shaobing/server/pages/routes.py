@@ -1,0 +1,35 @@
+"""All page routers of the console."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shaobing.server.pages import (
+    admin,
+    assessment,
+    assets,
+    auth,
+    baseline,
+    engagements,
+    findings,
+    overview,
+    reports,
+    scans,
+    workorders,
+)
+
+pages_router = APIRouter(include_in_schema=False)
+for module in (
+    auth,
+    overview,
+    findings,
+    workorders,
+    engagements,
+    assets,
+    admin,
+    scans,
+    baseline,
+    assessment,
+    reports,
+):
+    pages_router.include_router(module.router)
