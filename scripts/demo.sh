@@ -142,6 +142,17 @@ sb deliverables index --engagement "$engagement" --format xlsx --out "$reports/�
 sb deliverables index --engagement "$engagement" --format docx --out "$reports/交付物索引.docx" >/dev/null
 sb deliverables list --engagement "$engagement"
 
+# The web console: an administrator with a generated password (shown once, here) and the
+# SM2 login CA with a certificate for that account, so both logins can be tried.
+console_password="Demo-$(head -c 9 /dev/urandom | base64 | tr -d '/+=' | head -c 10)#1"
+if ! sb user list --json - 2>/dev/null | grep -q '"username": "demo-admin"'; then
+  printf '%s\n' "$console_password" | sb user add demo-admin --role admin --password-stdin >/dev/null
+else
+  printf '%s\n' "$console_password" | sb user passwd demo-admin --password-stdin >/dev/null
+fi
+[ -f "$SHAOBING_HOME/ca/ca.crt" ] || sb ca init --cn "哨兵演示 CA" >/dev/null
+[ -f "$SHAOBING_HOME/ca/users/demo-admin.crt" ] || sb ca issue demo-admin >/dev/null
+
 echo
 echo "== 演示完成 =="
 echo "工作区（SQLite 数据库）: $SHAOBING_HOME"
@@ -154,4 +165,7 @@ echo "加固计划与结果:         $out/加固计划.txt、$out/加固结果.j
 echo "漏洞清单:               $out/漏洞清单.xlsx"
 echo "风险评估与等保结果:     $out/风险评估.json、$out/等保得分.json、$out/等保差距.txt"
 echo "报告（共 $(ls "$reports" | wc -l) 个文件）:  $reports/"
+echo "Web 控制台:             SHAOBING_HOME=$SHAOBING_HOME .venv/bin/shaobing serve   → http://127.0.0.1:8000/"
+echo "  管理员 demo-admin，初始密码 $console_password（首次登录须修改）"
+echo "  SM2 证书登录：$SHAOBING_HOME/ca/users/demo-admin.crt 与 .key"
 echo "继续体验: SHAOBING_HOME=$SHAOBING_HOME .venv/bin/shaobing --help"

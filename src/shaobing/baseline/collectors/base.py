@@ -199,4 +199,8 @@ class HostCollector(ABC):
         """The owner's user and group names (numeric ids when the host has no name for them)."""
         users = await self.id_names("passwd")
         groups = await self.id_names("group")
-        return users.get(stat.uid, str(stat.uid)), groups.get(stat.gid, str(stat.gid))
+        # Id 0 is root by definition of the kernel, also in a tree without /etc/passwd
+        # (a configuration folder copied for an offline check).
+        user = users.get(stat.uid, "root" if stat.uid == 0 else str(stat.uid))
+        group = groups.get(stat.gid, "root" if stat.gid == 0 else str(stat.gid))
+        return user, group

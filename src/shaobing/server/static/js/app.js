@@ -30,11 +30,33 @@
     holder.appendChild(table);
   }
 
+  function isEmpty(option) {
+    var total = 0;
+    (option.series || []).forEach(function (s) {
+      (s.data || []).forEach(function (point) {
+        var value = point && typeof point === "object" ? point.value : point;
+        if (Array.isArray(value)) value = value[value.length - 1];
+        total += Math.abs(Number(value) || 0);
+      });
+    });
+    return total === 0;
+  }
+
   function drawCharts() {
     document.querySelectorAll("script[data-chart]").forEach(function (node) {
       var holder = document.getElementById(node.getAttribute("data-chart"));
       if (!holder) return;
       var option = JSON.parse(node.textContent);
+      if (isEmpty(option)) {
+        // All zeros would draw equal slices: say there is nothing instead.
+        var note = document.createElement("p");
+        note.className = "muted chart-empty";
+        note.textContent = "暂无数据";
+        holder.style.height = "auto";
+        holder.appendChild(note);
+        holder.setAttribute("data-drawn", "empty");
+        return;
+      }
       if (window.echarts) {
         var chart = window.echarts.init(holder, null, { renderer: "svg" });
         chart.setOption(option);
