@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -23,10 +24,11 @@ from shaobing.scan.retest import register_network_retest
 from shaobing.server.api.routes import api_router
 from shaobing.server.bodylimit import BodyLimit
 from shaobing.server.certlogin import Challenges
-from shaobing.server.context import NotAuthenticated, PasswordChangeRequired
+from shaobing.server.context import SAFE_METHODS, NotAuthenticated, PasswordChangeRequired
 from shaobing.server.pages.render import render_error
 from shaobing.server.pages.routes import pages_router
 from shaobing.server.phantom import PhantomFailures
+from shaobing.server.queries.snapshots import SnapshotCache
 from shaobing.server.ratelimit import LoginLimiter
 from shaobing.server.security import CsrfRefused, SecurityHeaders
 from shaobing.web.retest import register_web_retest
@@ -130,6 +132,15 @@ def create_app(
     app.state.limiter = limiter or LoginLimiter()
     app.state.phantom = PhantomFailures()
     app.state.challenges = Challenges()
+    app.state.snapshots = SnapshotCache()
+
+    @app.middleware("http")
+    async def _stale_after_writes(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        if request.method not in SAFE_METHODS and response.status_code < 400:
+            app.state.snapshots.invalidate()
+        return response
+
     app.state.https = https
     app.add_middleware(SecurityHeaders, https=https)
     app.add_middleware(BodyLimit)

@@ -59,6 +59,7 @@ class RequestContext:
     token: str
     via_cookie: bool
     engine: Engine
+    request_state: Any = None
 
     @property
     def actor(self) -> str:
@@ -162,7 +163,9 @@ def request_context(request: Request) -> Iterator[RequestContext]:
         # the write lock for the whole request, blocking services that audit on their own
         # connection (scope refusals) and every other writer.
         db.commit()
-        yield RequestContext(db, user, app_auth(request), token, via_cookie, engine)
+        yield RequestContext(
+            db, user, app_auth(request), token, via_cookie, engine, request.app.state
+        )
 
 
 def optional_user(request: Request) -> dict[str, Any] | None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from shaobing.server.access import engagement_for, visible_engagements
+from shaobing.server.api.dashboard import snapshot
 from shaobing.server.context import RequestContext, request_context
 from shaobing.server.pages.render import render
-from shaobing.server.queries import dashboard
 
 router = APIRouter()
 PageCtx = Annotated[RequestContext, Depends(request_context)]
@@ -26,10 +25,12 @@ def _selection(ctx: RequestContext, engagement: str | None) -> tuple[list[int], 
 
 
 @router.get("/")
-def overview_page(ctx: PageCtx, request: Request, engagement: str | None = None) -> Response:
+def overview_page(
+    ctx: PageCtx, request: Request, engagement: str | None = None, refresh: bool = False
+) -> Response:
     """综合态势: open findings by severity, SLA, risk levels, trend, top assets."""
     ids, chosen = _selection(ctx, engagement)
-    data = dashboard.overview(ctx.db, engagement_ids=ids, today=datetime.now(UTC).date())
+    data = snapshot(ctx, "overview", ids, refresh=refresh)
     return render(
         request,
         "overview.html",
@@ -42,12 +43,12 @@ def overview_page(ctx: PageCtx, request: Request, engagement: str | None = None)
 
 
 @router.get("/posture")
-def posture_page(ctx: PageCtx, request: Request, engagement: str | None = None) -> Response:
+def posture_page(
+    ctx: PageCtx, request: Request, engagement: str | None = None, refresh: bool = False
+) -> Response:
     """脆弱性态势: open findings by source, check, port and age."""
     ids, chosen = _selection(ctx, engagement)
-    data = dashboard.vulnerability_posture(
-        ctx.db, engagement_ids=ids, today=datetime.now(UTC).date()
-    )
+    data = snapshot(ctx, "posture", ids, refresh=refresh)
     return render(
         request,
         "posture.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from shaobing import __version__
 from shaobing.auth.permissions import allowed_actions
 from shaobing.core.i18n import t
+from shaobing.core.settings import get_settings
 from shaobing.server.context import RequestContext
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -33,7 +35,17 @@ def environment() -> Environment:
     env.globals["version"] = __version__
     env.globals["t"] = t
     env.globals["label"] = label
+    env.filters["local_time"] = local_time
     return env
+
+
+def local_time(value: str) -> str:
+    """An ISO timestamp shown in the platform's time zone (``2026-11-22 20:31:05``)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return moment.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def label(kind: str, value: object) -> str:
