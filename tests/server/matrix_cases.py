@@ -48,6 +48,7 @@ _ROUTE_PARAMS = {
     "{build}": "{build_id}",
     "{deliverable}": "{deliverable_id}",
     "{asset}": "{asset_id}",
+    "{credential}": "{credential_id}",
 }
 
 
@@ -201,4 +202,74 @@ CASES: list[Case] = [
     _case("GET", "/api/v1/assets/export", "tenant", {"client": "{client}", "format": "csv"}),
     _case("GET", "/api/v1/assets/{asset}", "tenant", needs=("asset",)),
     _case("POST", "/api/v1/assets/import", "tenant", form={"client": "{client}"}),
+    _case("GET", "/api/v1/credentials", "tenant", {"engagement": "{eng}"}),
+    # The same name for every allowed caller: the first stores it, the others get 409.
+    _case(
+        "POST",
+        "/api/v1/credentials",
+        "tenant",
+        {"engagement": "{eng}"},
+        body={"name": "matrix", "kind": "ssh_password", "username": "ops", "secret": "pw"},
+    ),
+    # A wrong name: authorised callers get 409 and the credential stays for the next caller.
+    _case(
+        "DELETE",
+        "/api/v1/credentials/{credential}",
+        "tenant",
+        {"name": "not-this-one"},
+        needs=("credential",),
+    ),
+    _case(
+        "POST",
+        "/api/v1/credentials/{credential}/rotate",
+        "tenant",
+        body={"secret": "new-secret"},
+        needs=("credential",),
+    ),
+    # Outside the engagement's scope (127.0.0.0/24): authorised callers get the scope refusal.
+    _case(
+        "POST",
+        "/api/v1/baseline/check",
+        "tenant",
+        body={"engagement": "{eng}", "profile": "redis", "target": "redis://127.0.1.1:6379/"},
+    ),
+]
+# Console gaps: scanner file import, MLPS records, data security answers, deliverables add.
+CASES += [
+    # The matrix sends a ledger CSV: authorised callers get "format not recognised" (400).
+    _case("POST", "/api/v1/findings/import", "tenant", form={"engagement": "{eng}"}),
+    _case("GET", "/api/v1/mlps/items", "tenant", {"engagement": "{eng}"}, needs=("assessments",)),
+    Case(
+        "POST",
+        "/api/v1/mlps/items/8.1.1.1a/record",
+        "tenant",
+        {"engagement": "{eng}"},
+        {"object": "机房", "result": "符合", "evidence": "矩阵测试"},
+        "/api/v1/mlps/items/{item}/record",
+        ("assessments",),
+    ),
+    _case(
+        "GET",
+        "/api/v1/datasec/questions",
+        "tenant",
+        {"engagement": "{eng}"},
+        needs=("assessments",),
+    ),
+    Case(
+        "POST",
+        "/api/v1/datasec/questions/col.classification/answer",
+        "tenant",
+        {"engagement": "{eng}"},
+        {"answer": "部分", "note": "矩阵测试"},
+        "/api/v1/datasec/questions/{question_id}/answer",
+        ("assessments",),
+    ),
+    _case(
+        "POST",
+        "/api/v1/deliverables",
+        "tenant",
+        body={"engagement": "{eng}", "kind": "incident_report", "due": "2030-01-31"},
+    ),
+    _case("POST", "/api/v1/mlps/init", "tenant", {"engagement": "{eng}"}, body={"level": 3}),
+    _case("POST", "/api/v1/datasec/init", "tenant", {"engagement": "{eng}"}),
 ]

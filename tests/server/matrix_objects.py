@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from shaobing.assess.risk import service as risk
 from shaobing.assets.service import import_rows, list_assets
 from shaobing.core.db import session_scope
+from shaobing.credentials.service import SSH_PASSWORD, CredentialInput, Secret, add_credential
 from shaobing.engagements.models import Client, Engagement
 from shaobing.reports.models import ReportBuild
 from shaobing.scan import service as scans
@@ -78,6 +79,13 @@ def _asset(engine: Engine, side: Side, tmp: Path) -> int:
         return list_assets(db, db.get_one(Client, side.client_id))[0].id
 
 
+def _credential(engine: Engine, side: Side, tmp: Path) -> int:
+    data = CredentialInput("matrix-cred", SSH_PASSWORD, "ops", ["*"])
+    with session_scope(engine) as db:
+        engagement = db.get_one(Engagement, side.engagement_id)
+        return add_credential(db, engagement, data, Secret("matrix-pw"), actor="test").id
+
+
 def _assessments(engine: Engine, side: Side, tmp: Path) -> int:
     seed.assessments(engine, side.engagement_id)
     return side.engagement_id
@@ -92,4 +100,5 @@ MAKERS: dict[str, Callable[[Engine, Side, Path], int]] = {
     "deliverable": _deliverable,
     "asset": _asset,
     "assessments": _assessments,
+    "credential": _credential,
 }

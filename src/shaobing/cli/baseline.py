@@ -13,7 +13,13 @@ from shaobing.baseline.harden_service import HardenOutcome, harden, list_runs, r
 from shaobing.baseline.loader import build_profile, raw_profiles
 from shaobing.baseline.results import STATUS_LABELS, ProfileReport, Status
 from shaobing.baseline.score import profile_score
-from shaobing.baseline.service import DEFAULT_CONCURRENCY, Access, report_json, run_check
+from shaobing.baseline.service import (
+    DEFAULT_CONCURRENCY,
+    Access,
+    CheckOutcome,
+    report_json,
+    run_check,
+)
 from shaobing.cli.output import (
     actor,
     console,
@@ -24,6 +30,8 @@ from shaobing.cli.output import (
 )
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
+from shaobing.credentials.service import get_credential
+from shaobing.credentials.use import CredentialRef, run_with_credential
 from shaobing.engagements.service import resolve_engagement
 from shaobing.findings.ingest import IngestOptions
 from shaobing.findings.service import import_file
@@ -150,22 +158,46 @@ def check(
     no_commands: Annotated[
         bool, typer.Option("--no-commands", help=t("baseline.cli.help_no_commands"))
     ] = False,
+    cred: Annotated[str | None, typer.Option("--cred", help=t("credentials.cli.help_cred"))] = None,
 ) -> None:
     """Check targets against a profile (or run a Wazuh SCA policy file)."""
     access = access_options(password, key, sudo, sudo_password, known_hosts, files_from, root)
     engine = initialised_engine() if engagement else None
-    outcome = run_check(
-        engine,
-        profile_name=profile,
-        targets=list(target or []) or [None],
-        access=access,
-        engagement_ref=engagement,
-        variables=parse_vars(var),
-        rules=list(rule or []),
-        concurrency=concurrency,
-        actor=actor(),
-        allow_commands=not no_commands,
-    )
+
+    def run(targets: list[str | None], chosen: Access) -> CheckOutcome:
+        return run_check(
+            engine,
+            profile_name=profile,
+            targets=targets,
+            access=chosen,
+            engagement_ref=engagement,
+            variables=parse_vars(var),
+            rules=list(rule or []),
+            concurrency=concurrency,
+            actor=actor(),
+            allow_commands=not no_commands,
+        )
+
+    if cred is None:
+        outcome = run(list(target or []) or [None], access)
+    else:
+        if password or key:
+            raise ValidationError(t("credentials.cli.cred_with_secret"))
+        if engagement is None or engine is None:
+            raise ValidationError(t("credentials.cli.cred_needs_engagement"))
+        if len(target or []) != 1:
+            raise ValidationError(t("credentials.cli.cred_one_target"))
+        with db_session(readonly=True) as session:
+            found = resolve_engagement(session, engagement)
+            stored = CredentialRef.of(get_credential(session, found, cred))
+        outcome = run_with_credential(
+            engine,
+            stored,
+            (target or [""])[0],
+            access,
+            lambda text, chosen: run([text], chosen),
+            actor=actor(),
+        )
     quiet = json_out == "-"
     if not quiet:
         for report in outcome.reports:

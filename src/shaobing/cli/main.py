@@ -23,6 +23,7 @@ from shaobing.cli import (
     baseline,
     ca,
     clients,
+    credentials,
     datasec,
     deliverables,
     engagements,
@@ -80,6 +81,7 @@ app.add_typer(risk.app, name="risk", help=t("risk.cli.help"))
 app.add_typer(report.app, name="report", help=t("reports.cli.help_group"))
 app.add_typer(users.app, name="user", help=t("auth.cli.help_group"))
 app.add_typer(ca.app, name="ca", help=t("gm.cli.help_group"))
+app.add_typer(credentials.app, name="cred", help=t("credentials.cli.help_group"))
 app.command("webscan", help=t("web.cli.help"))(webscan.webscan)
 app.command("serve", help=t("server.serve.help"))(serve.serve)
 register_network_retest()

@@ -17,6 +17,7 @@ def load_all_models() -> MetaData:
     from shaobing.auth import models as _auth  # noqa: F401
     from shaobing.baseline import models as _baseline  # noqa: F401
     from shaobing.core import audit as _audit  # noqa: F401
+    from shaobing.credentials import models as _credentials  # noqa: F401
     from shaobing.engagements import models as _engagements  # noqa: F401
     from shaobing.findings import models as _findings  # noqa: F401
     from shaobing.reports import models as _reports  # noqa: F401

@@ -114,3 +114,26 @@ def test_purge_needs_code_and_password(world: World, login: Callable[[str], Test
     assert _findings(world, world.own.engagement_id) == 6
     # The record survives in the audit log; other roles cannot read it back here.
     assert login("engineer").get(done.headers["location"]).status_code == 403
+
+
+def test_add_a_client_from_the_engagements_page(
+    world: World, login: Callable[[str], TestClient]
+) -> None:
+    engineer = login("engineer")
+    page = engineer.get("/engagements")
+    assert "新增客户" in page.text
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = TestClient(engineer.app)
+    form.cookies = engineer.cookies
+    done = form.post(
+        "/clients",
+        data={"name": "丙单位", "code": "BING", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert done.status_code == 200 and "已新增客户：丙单位" in done.text
+    again = form.post("/clients", data={"name": "丙单位", "csrf_token": token})
+    assert again.status_code == 409 and "丙单位" in again.text
+    # Client roles never see the form and are refused.
+    owner = login("owner")
+    assert "新增客户" not in owner.get("/engagements").text
+    assert owner.post("/clients", data={"name": "丁单位"}).status_code == 403

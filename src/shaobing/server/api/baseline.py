@@ -1,19 +1,33 @@
-"""``/api/v1/baseline/runs``: stored baseline checks with their per-rule results."""
+"""``/api/v1/baseline``: stored baseline checks with their per-rule results, and launching one.
+
+A check launched from the console runs synchronously for one target (connection timeout
+``CHECK_TIMEOUT``), through the same ``run_check`` as ``shaobing baseline check`` and recorded
+the same way. Only built-in profiles, and only remote targets: ``ssh://`` with a credential
+from the vault, or a database DSN (its password from the vault too). ``local`` is refused:
+the console's own server is not a client's target, and a browser must not run commands on it.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from shaobing.baseline.collectors.database import is_dsn
+from shaobing.baseline.loader import raw_profiles
 from shaobing.baseline.models import BaselineRun
 from shaobing.baseline.results import STATUS_LABELS, Status
+from shaobing.baseline.service import Access, CheckOutcome, run_check
 from shaobing.core.errors import ValidationError
 from shaobing.core.i18n import t
+from shaobing.credentials.service import get_credential
+from shaobing.credentials.use import CredentialRef, run_with_credential, safe_label
 from shaobing.engagements.models import Engagement
 from shaobing.server.access import engagement_for, tenant_object
-from shaobing.server.api.common import Ctx, action
+from shaobing.server.api.common import CSRF, Ctx, action
 from shaobing.server.context import RequestContext
 
 router = APIRouter(tags=["baseline"])
@@ -25,6 +39,20 @@ STATUS_ORDER = {
     Status.NA.value: 2,
     Status.PASS.value: 3,
 }
+# Seconds to reach the target (TCP, SSH login or database login) before giving up.
+CHECK_TIMEOUT = 10.0
+
+
+class CheckBody(BaseModel):
+    """One baseline check to run now: engagement, built-in profile, target, credential."""
+
+    engagement: str = Field(min_length=1, max_length=64)
+    profile: str = Field(min_length=1, max_length=100)
+    target: str = Field(min_length=1, max_length=500)
+    credential: str | None = Field(default=None, max_length=64)
+    rules: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=200
+    )
 
 
 def run_summary(run: BaselineRun) -> dict[str, Any]:
@@ -104,3 +132,69 @@ def show(
     """One run with its results per rule (failures first, with the remediation advice)."""
     run = tenant_object(ctx, BaselineRun, run_id, "baseline.read", "baseline_run")
     return run_summary(run) | {"results": run_results(run, parse_status(status))}
+
+
+def _check_target(target: str) -> str:
+    text = target.strip()
+    if text == "local":
+        raise ValidationError(t("credentials.web.local_refused"))
+    label = safe_label(text)
+    if not (text.startswith("ssh://") or is_dsn(text)):
+        raise ValidationError(t("credentials.web.bad_target", target=label[:200]))
+    try:
+        has_password = urlsplit(text).password is not None
+    except ValueError:
+        raise ValidationError(t("credentials.web.bad_target", target=label[:200])) from None
+    if has_password:
+        raise ValidationError(t("credentials.web.password_in_target", target=label[:200]))
+    return text
+
+
+def launch_check(ctx: RequestContext, body: CheckBody) -> int:
+    """Run one check now (scope, credential and target rules enforced); returns the run id."""
+    engagement = engagement_for(ctx, body.engagement, "baseline.check")
+    profiles = raw_profiles()
+    if body.profile not in profiles:
+        # Built-in names only: a path would make the server read a file of the caller's choice.
+        known = "、".join(sorted(profiles))
+        raise ValidationError(
+            t("credentials.web.unknown_profile", name=body.profile[:100], known=known)
+        )
+    target = _check_target(body.target)
+    stored = None
+    if body.credential:
+        stored = CredentialRef.of(get_credential(ctx.db, engagement, body.credential))
+    elif target.startswith("ssh://"):
+        # Without one the SSH client would fall back on the server's own keys and agent.
+        raise ValidationError(t("credentials.web.ssh_needs_credential", target=target))
+    ref = str(engagement.id)
+    # The services open their own transactions (and audit refusals and uses in them).
+    ctx.db.commit()
+
+    def run(text: str, access: Access) -> CheckOutcome:
+        return run_check(
+            ctx.engine,
+            profile_name=body.profile,
+            targets=[text],
+            access=access,
+            engagement_ref=ref,
+            variables={},
+            rules=list(body.rules),
+            concurrency=1,
+            actor=ctx.actor,
+        )
+
+    base = Access(timeout=CHECK_TIMEOUT)
+    if stored is None:
+        outcome = run(target, base)
+    else:
+        outcome = run_with_credential(ctx.engine, stored, target, base, run, actor=ctx.actor)
+    return outcome.run_ids[0]
+
+
+@router.post("/baseline/check", status_code=201, dependencies=CSRF, **action("baseline.check"))
+def check(ctx: Ctx, body: CheckBody) -> dict[str, Any]:
+    """Run a baseline check of one target now and record it like the CLI does."""
+    run_id = launch_check(ctx, body)
+    run = tenant_object(ctx, BaselineRun, run_id, "baseline.read", "baseline_run")
+    return run_summary(run)

@@ -49,6 +49,10 @@ def snapshot(
     figures: Figures = dashboard.overview if name == "overview" else dashboard.vulnerability_posture
     cache: SnapshotCache = ctx.request_state.snapshots
     key = (name, tuple(sorted(set(ids))), datetime.now(UTC).date())
+    # Give this request's connection back before possibly waiting for the computation: the
+    # computing thread needs one from the same pool, and many waiting requests would hold
+    # them all.
+    ctx.db.commit()
     data, meta = cache.get(key, _computer(ctx.engine, figures, ids), force=refresh)
     return data | {"snapshot": meta}
 

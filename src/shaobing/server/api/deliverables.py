@@ -1,4 +1,4 @@
-"""``/api/v1/deliverables``: the engagement's owed documents — list, submit, accept, reopen."""
+"""``/api/v1/deliverables``: the engagement's owed documents — list, add, submit, accept, reopen."""
 
 from __future__ import annotations
 
@@ -19,6 +19,16 @@ from shaobing.server.api.common import CSRF, Ctx, action
 from shaobing.server.context import RequestContext
 
 router = APIRouter(tags=["deliverables"])
+
+
+class AddBody(BaseModel):
+    """An on-demand deliverable (``deliverables add``): kind, due date, period, remarks."""
+
+    engagement: str = Field(min_length=1, max_length=64)
+    kind: str = Field(min_length=1, max_length=64)
+    due: date
+    period: str | None = Field(default=None, max_length=32)
+    note: str | None = Field(default=None, max_length=svc.MAX_NOTE)
 
 
 class SubmitBody(BaseModel):
@@ -52,6 +62,20 @@ def view(deliverable: Deliverable) -> dict[str, Any]:
     data = svc.deliverable_as_dict(deliverable, today=_today())
     data.pop("file_path", None)
     return data
+
+
+def add_deliverable(ctx: RequestContext, body: AddBody) -> Deliverable:
+    """Add a deliverable the contract did not schedule (e.g. an incident report)."""
+    target = engagement_for(ctx, body.engagement, "deliverables.write")
+    return svc.add_deliverable(
+        ctx.db,
+        target,
+        kind=body.kind.strip(),
+        due=body.due,
+        period=(body.period or "").strip() or None,
+        note=(body.note or "").strip() or None,
+        actor=ctx.actor,
+    )
 
 
 def submit_deliverable(ctx: RequestContext, deliverable_id: int, body: SubmitBody) -> Deliverable:
@@ -98,6 +122,12 @@ def list_deliverables(
         overdue_on=_today() if overdue else None,
     )
     return {"items": [view(d) for d in svc.list_deliverables(ctx.db, target, flt)]}
+
+
+@router.post("/deliverables", dependencies=CSRF, **action("deliverables.write"))
+def add(ctx: Ctx, body: AddBody) -> dict[str, Any]:
+    """Add an on-demand deliverable (计划中) to the engagement."""
+    return view(add_deliverable(ctx, body))
 
 
 @router.post(

@@ -11,10 +11,12 @@ from shaobing.server.api import (
     auth,
     baseline,
     catalog,
+    credentials,
     dashboard,
     deliverables,
     engagements,
     findings,
+    imports,
     reports,
     scans,
     users,
@@ -37,5 +39,7 @@ for module in (
     reports,
     deliverables,
     assets,
+    imports,
+    credentials,
 ):
     api_router.include_router(module.router)

@@ -23,6 +23,7 @@ from shaobing.findings import service as findings
 from shaobing.server.access import engagement_for, visible, visible_engagements
 from shaobing.server.api import engagements as api
 from shaobing.server.api.audit import event_as_dict
+from shaobing.server.api.engagements import ClientBody
 from shaobing.server.context import RequestContext
 from shaobing.server.pages.page_forms import (
     CSRF_PAGE,
@@ -53,9 +54,11 @@ def _list_page(
     form: dict[str, Any] | None = None,
     error: str | None = None,
     status: int = 200,
+    notice: str | None = None,
 ) -> Response:
     rows = visible_engagements(ctx, "engagement.read")
     can_create = ctx.can("engagement.write", client_id=ctx.tenant)
+    can_add_client = ctx.can("client.write")
     return render(
         request,
         "engagements.html",
@@ -64,6 +67,8 @@ def _list_page(
         rows=rows,
         clients=_clients(ctx) if can_create else [],
         can_create=can_create,
+        can_add_client=can_add_client,
+        notice=notice,
         items=catalog().items,
         sla_terms=catalog().sla,
         form=form or {},
@@ -73,9 +78,36 @@ def _list_page(
 
 
 @router.get("/engagements")
-def engagements_list(ctx: PageCtx, request: Request) -> Response:
+def engagements_list(ctx: PageCtx, request: Request, client_added: int | None = None) -> Response:
     """Every engagement the user may see, and the creation form for engagement.write."""
-    return _list_page(ctx, request)
+    notice = None
+    if client_added is not None:
+        added = ctx.db.get(Client, client_added)
+        if added is not None and ctx.can("client.read", client_id=added.id):
+            notice = t("server_pages.engagements.client_added", name=added.name)
+    return _list_page(ctx, request, notice=notice)
+
+
+@router.post("/clients", dependencies=CSRF_PAGE)
+def client_create(
+    ctx: PageCtx,
+    request: Request,
+    name: Annotated[str, Form(max_length=200)] = "",
+    code: Annotated[str, Form(max_length=50)] = "",
+    contact: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Add a client (tenant) from the engagements page (client.write)."""
+    try:
+        if not name.strip():
+            raise ValidationError(t("engagements.client_name_empty"))
+        body = ClientBody(
+            name=name.strip(), code=code.strip() or None, contact=contact.strip() or None
+        )
+        created = api.add_client(ctx, body)
+    except ShaobingError as exc:
+        message, code_ = refused(ctx, exc)
+        return _list_page(ctx, request, error=message, status=code_)
+    return see_other("/engagements", client_added=created["id"])
 
 
 @router.post("/engagements", dependencies=CSRF_PAGE)
@@ -209,6 +241,9 @@ def engagement_detail(
                 ("/workorders", "整改工单", "workorder.read"),
                 ("/scans", "扫描任务", "scan.read"),
                 ("/reports", "报告", "report.read"),
+                ("/baseline", "基线核查", "baseline.read"),
+                ("/assessment", "风险与等保", "risk.read"),
+                ("/credentials", "目标凭据", "credential.read"),
             )
             if ctx.can(needs, client_id=client_id)
         ],

@@ -6,18 +6,20 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import pydantic
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from shaobing.core.errors import ShaobingError, ValidationError
 from shaobing.core.i18n import t
 from shaobing.engagements.models import Engagement
 from shaobing.findings import service
-from shaobing.findings.models import Finding
+from shaobing.findings.importers.registry import all_importers
+from shaobing.findings.models import Finding, ImportRun
 from shaobing.findings.severity import Severity
 from shaobing.findings.workflow import Role, Status, check_transition, status_label, workflow
 from shaobing.server.access import engagement_for, tenant_object, visible_engagements
 from shaobing.server.api import findings as api
+from shaobing.server.api.imports import GROUPINGS, receive_import
 from shaobing.server.context import RequestContext
 from shaobing.server.pages.page_forms import (
     CSRF_PAGE,
@@ -110,6 +112,24 @@ def _query(engagement: Engagement, params: dict[str, Any]) -> str:
     return urlencode({"engagement": engagement.id, **{k: v for k, v in shown.items() if v}})
 
 
+def import_formats() -> list[tuple[str, str]]:
+    """The importable formats as (name, label), for the import form's choice."""
+    return [(name, cls.label) for name, cls in all_importers().items()]
+
+
+def import_result(
+    ctx: RequestContext, engagement: Engagement | None, import_id: int | None
+) -> dict[str, Any] | None:
+    """The stored summary of an import into the shown engagement (after the redirect)."""
+    if engagement is None or import_id is None:
+        return None
+    run = ctx.db.get(ImportRun, import_id)
+    # The engagement was checked for the user; an import of another one is not shown.
+    if run is None or run.engagement_id != engagement.id:
+        return None
+    return {"id": run.id, "file": run.file_name, "format": run.format, **(run.summary or {})}
+
+
 def _list_page(
     ctx: RequestContext,
     request: Request,
@@ -120,6 +140,8 @@ def _list_page(
     notice: str | None = None,
     error: str | None = None,
     status: int = 200,
+    imported: int | None = None,
+    import_form: dict[str, Any] | None = None,
 ) -> Response:
     choices, chosen = choose_engagement(ctx, engagement, "findings.read")
     page = None
@@ -154,6 +176,11 @@ def _list_page(
         bulk_targets=reachable_states(role) if role else [],
         reason_required=[s.value for s in workflow().reason_required],
         can_export=chosen is not None and ctx.can("findings.export", client_id=chosen.client_id),
+        can_import=chosen is not None and ctx.can("findings.import", client_id=chosen.client_id),
+        import_formats=import_formats(),
+        groupings=GROUPINGS,
+        import_form=import_form or {"format": "", "grouping": "", "no_close": False},
+        imported=import_result(ctx, chosen, imported),
         notice=notice,
         error=error,
         **helpers(),
@@ -174,6 +201,7 @@ def findings_list(
     after: Annotated[str | None, Query(max_length=200)] = None,
     moved: Annotated[int | None, Query(ge=0)] = None,
     unmoved: Annotated[int | None, Query(ge=0)] = None,
+    imported: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     """An engagement's findings, most severe first, 50 a page, with filters."""
     params = {
@@ -187,7 +215,46 @@ def findings_list(
     notice = None
     if moved is not None:
         notice = t("server_pages.findings.bulk_done", moved=moved, refused=unmoved or 0)
-    return _list_page(ctx, request, engagement, params, after, notice=notice)
+    return _list_page(ctx, request, engagement, params, after, notice=notice, imported=imported)
+
+
+def _no_filters() -> dict[str, Any]:
+    params: dict[str, Any] = dict.fromkeys(("severity", "status", "host", "source", "search"))
+    params["open"] = False
+    return params
+
+
+@router.post("/findings/import", dependencies=CSRF_PAGE)
+async def findings_import(
+    ctx: PageCtx,
+    request: Request,
+    engagement: Annotated[str, Form(max_length=100)],
+    file: Annotated[UploadFile | None, File()] = None,
+    format: Annotated[str, Form(max_length=32)] = "",
+    grouping: Annotated[str, Form(max_length=16)] = "",
+    no_close: Annotated[bool, Form()] = False,
+) -> Response:
+    """Import an uploaded scanner file (as ``findings import``), then show its summary."""
+    try:
+        result = await receive_import(
+            ctx, engagement, file, fmt=format or None, grouping=grouping or None, no_close=no_close
+        )
+    except ShaobingError as exc:
+        message, code = refused(ctx, exc)
+        form = {"format": format, "grouping": grouping, "no_close": no_close}
+        return _list_page(
+            ctx,
+            request,
+            engagement,
+            _no_filters(),
+            None,
+            error=message,
+            status=code,
+            import_form=form,
+        )
+    return see_other(
+        "/findings", engagement=result["engagement"]["id"], imported=result["import_id"]
+    )
 
 
 @router.post("/findings/bulk", dependencies=CSRF_PAGE)
@@ -215,9 +282,7 @@ def findings_bulk(
         result = api.bulk_transition(ctx, engagement, body)
     except ShaobingError as exc:
         message, code = refused(ctx, exc)
-        params = dict.fromkeys(("severity", "status", "host", "source", "search"), None)
-        params["open"] = False
-        return _list_page(ctx, request, engagement, params, None, error=message, status=code)
+        return _list_page(ctx, request, engagement, _no_filters(), None, error=message, status=code)
     target = engagement_for(ctx, engagement, "findings.read")
     return see_other(
         "/findings", engagement=target.id, moved=result["moved"], unmoved=len(result["refused"])

@@ -5,20 +5,25 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError as PydanticError
 
 from shaobing.core.errors import ShaobingError, ValidationError
 from shaobing.core.i18n import t
 from shaobing.engagements import deliverables as svc
+from shaobing.engagements.catalog import catalog
+from shaobing.engagements.models import Deliverable, Engagement
 from shaobing.reports.render import FORMATS
+from shaobing.server.access import engagement_for
 from shaobing.server.api.catalog import report_type_rows
 from shaobing.server.api.deliverables import (
     AcceptBody,
+    AddBody,
     ReopenBody,
     SubmitBody,
     accept_deliverable,
+    add_deliverable,
     reopen_deliverable,
     submit_deliverable,
     view,
@@ -33,6 +38,15 @@ PageCtx = Annotated[RequestContext, Depends(request_context)]
 CSRF = [Depends(csrf_guard)]
 
 
+def added_notice(ctx: RequestContext, chosen: Engagement | None, added: int | None) -> str | None:
+    """The confirmation of a deliverable just added to the shown engagement (from the database)."""
+    row = ctx.db.get(Deliverable, added) if chosen is not None and added else None
+    if row is None or chosen is None or row.engagement_id != chosen.id:
+        return None
+    data = view(row)
+    return t("server_more.deliverable.added", id=row.id, title=data["title"], due=data["due_date"])
+
+
 def _page(
     ctx: RequestContext,
     request: Request,
@@ -41,6 +55,8 @@ def _page(
     message: str | None = None,
     notice: str | None = None,
     form: dict[str, Any] | None = None,
+    add_form: dict[str, Any] | None = None,
+    added: int | None = None,
     status: int = 200,
 ) -> Response:
     choices, chosen = pick_engagement(ctx, engagement, "report.read")
@@ -71,17 +87,24 @@ def _page(
             "accept": ctx.can("deliverables.accept", client_id=client_id),
         },
         form=form or {"type": "vuln_scan", "format": "docx", "period": ""},
+        kinds=sorted(catalog().deliverables.items()),
+        add_form=add_form or {"kind": "", "due": "", "period": "", "note": ""},
         message=message,
-        notice=notice,
+        notice=added_notice(ctx, chosen, added) or notice,
     )
 
 
 @router.get("/reports")
 def reports_page(
-    ctx: PageCtx, request: Request, engagement: str | None = None, notice: str | None = None
+    ctx: PageCtx,
+    request: Request,
+    engagement: str | None = None,
+    added: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     """Build form, built reports and the engagement's deliverables."""
-    return _page(ctx, request, engagement, notice=notice)
+    # Notices come from stored data (the deliverable just added), never from the query
+    # string: a crafted link cannot put words in the console's mouth.
+    return _page(ctx, request, engagement, added=added)
 
 
 @router.post("/reports", dependencies=CSRF)
@@ -154,3 +177,36 @@ def deliverable_form(
         ctx.db.rollback()
         return _page(ctx, request, engagement or None, message=exc.message, status=400)
     return RedirectResponse(f"/reports?engagement={done.engagement_id}", status_code=303)
+
+
+@router.post("/reports/deliverables", dependencies=CSRF)
+def add_deliverable_form(
+    ctx: PageCtx,
+    request: Request,
+    engagement: Annotated[str, Form(min_length=1, max_length=64)],
+    kind: Annotated[str, Form(max_length=64)] = "",
+    due: Annotated[str, Form(max_length=10)] = "",
+    period: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=svc.MAX_NOTE)] = "",
+) -> Response:
+    """Add an on-demand deliverable (``deliverables add``) from the reports page."""
+    # Refusals (role, other tenant) come before any check of the form.
+    engagement_for(ctx, engagement, "deliverables.write")
+    add_form = {"kind": kind, "due": due, "period": period, "note": note}
+    try:
+        if not kind:
+            raise ValidationError(t("server_more.deliverable.need_kind"))
+        due_date = _date(due)
+        if due_date is None:
+            raise ValidationError(t("server_more.deliverable.need_due"))
+        body = AddBody(
+            engagement=engagement, kind=kind, due=due_date, period=period or None, note=note or None
+        )
+        row = add_deliverable(ctx, body)
+    except ShaobingError as exc:
+        reraise_refusal(exc)
+        ctx.db.rollback()
+        return _page(ctx, request, engagement, message=exc.message, add_form=add_form, status=400)
+    return RedirectResponse(
+        f"/reports?engagement={row.engagement_id}&added={row.id}#deliv-title", status_code=303
+    )

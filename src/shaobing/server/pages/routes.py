@@ -10,6 +10,7 @@ from shaobing.server.pages import (
     assets,
     auth,
     baseline,
+    credentials,
     engagements,
     findings,
     overview,
@@ -31,5 +32,6 @@ for module in (
     baseline,
     assessment,
     reports,
+    credentials,
 ):
     pages_router.include_router(module.router)
