@@ -273,3 +273,55 @@ CASES += [
     _case("POST", "/api/v1/mlps/init", "tenant", {"engagement": "{eng}"}, body={"level": 3}),
     _case("POST", "/api/v1/datasec/init", "tenant", {"engagement": "{eng}"}),
 ]
+# Hardening, remediation SLA, re-deduplication (tests/server/harden). Allowed callers get 400:
+# a "local" target, or a run with nothing to roll back.
+from tests.server.harden.objects import hardening_run  # noqa: E402
+from tests.server.matrix_objects import MAKERS  # noqa: E402
+
+MAKERS.setdefault("hardening", hardening_run)
+CASES += [
+    _case(
+        "POST",
+        "/api/v1/baseline/harden",
+        "tenant",
+        body={"engagement": "{code}", "profile": "linux", "target": "local", "credential": "x"},
+    ),
+    _case("GET", "/api/v1/baseline/hardening", "tenant", {"engagement": "{eng}"}),
+    Case(
+        "POST",
+        "/api/v1/baseline/hardening/{hardening}/rollback",
+        "tenant",
+        body={"credential": "x"},
+        route="/api/v1/baseline/hardening/{run_id}/rollback",
+        needs=("hardening",),
+    ),
+    _case("GET", "/api/v1/engagements/{eng}/sla", "tenant"),
+    _case("POST", "/api/v1/engagements/{eng}/sla", "tenant", body={"days": {"high": 15}}),
+    _case("POST", "/api/v1/findings/rededup", "tenant", {"engagement": "{eng}"}),
+]
+# Console configuration: vulnerability database, templates, risk method/threats, report setup.
+# Uploads get the matrix's ledger CSV: authorised callers get "not a feed/template/mapping" (400).
+CASES += [
+    _case("POST", "/api/v1/vulndb/import", "global", form={}),
+    _case("POST", "/api/v1/templates/validate", "global", form={}),
+    _case("GET", "/api/v1/risk/method", "tenant", {"engagement": "{eng}"}),
+    _case("POST", "/api/v1/risk/method", "tenant", {"engagement": "{eng}"}, form={}),
+    _case("POST", "/api/v1/risk/method/reset", "tenant", {"engagement": "{eng}"}),
+    _case("GET", "/api/v1/risk/threats", "tenant", {"engagement": "{eng}"}),
+    Case(
+        "POST",
+        "/api/v1/risk/threats/T01",
+        "tenant",
+        {"engagement": "{eng}"},
+        {"frequency": 4},
+        "/api/v1/risk/threats/{threat_id}",
+    ),
+    _case("GET", "/api/v1/reports/branding", "global"),
+    Case(
+        "GET",
+        "/api/v1/reports/templates/vuln_scan",
+        "global",
+        route="/api/v1/reports/templates/{report_type}",
+    ),
+    _case("GET", "/api/v1/deliverables/index", "tenant", {"engagement": "{eng}"}),
+]

@@ -22,7 +22,14 @@ from shaobing.vulndb.enrich import read_epss, read_kev_csv, read_kev_json, read_
 from shaobing.vulndb.jsonstream import MAX_VALUE_CHARS, JsonStream
 from shaobing.vulndb.models import CpeCriterionRecord, Cve, VulndbImport
 from shaobing.vulndb.nvd import read_nvd
-from shaobing.vulndb.sources import FeedKind, file_sha256, head_text, open_feed, sniff_kind
+from shaobing.vulndb.sources import (
+    MAX_FEED_BYTES,
+    FeedKind,
+    file_sha256,
+    head_text,
+    open_feed,
+    sniff_kind,
+)
 from shaobing.vulndb.store import Counts, CveWriter, write_enrichment
 
 # cvelistV5 names each record file after its CVE (cves/2024/1xxx/CVE-2024-1234.json).
@@ -107,8 +114,11 @@ def _kind_of(path: Path) -> FeedKind | None:
 
 
 # --------------------------------------------------------------------------- importing
-def import_unit(session: Session, unit: ImportUnit) -> ImportSummary:
-    """Import one unit in the session's transaction (the caller commits or rolls back)."""
+def import_unit(
+    session: Session, unit: ImportUnit, *, limit: int = MAX_FEED_BYTES
+) -> ImportSummary:
+    """Import one unit in the session's transaction (the caller commits or rolls back);
+    ``limit`` caps the decompressed bytes read from a feed file."""
     started = time.perf_counter()
     counts = Counts()
     if unit.kind is FeedKind.CVE5:
@@ -133,7 +143,7 @@ def import_unit(session: Session, unit: ImportUnit) -> ImportSummary:
                 round(time.perf_counter() - started, 3),
                 already_imported=True,
             )
-        _import_file(session, unit, counts)
+        _import_file(session, unit, counts, limit)
     seconds = round(time.perf_counter() - started, 3)
     session.add(
         VulndbImport(
@@ -160,9 +170,9 @@ def import_unit(session: Session, unit: ImportUnit) -> ImportSummary:
     )
 
 
-def _import_file(session: Session, unit: ImportUnit, counts: Counts) -> None:
+def _import_file(session: Session, unit: ImportUnit, counts: Counts, limit: int) -> None:
     name = str(unit.path)
-    with open_feed(unit.path) as reader:
+    with open_feed(unit.path, limit=limit) as reader:
         if unit.kind is FeedKind.NVD:
             writer = CveWriter(session, counts)
             for record in read_nvd(JsonStream(reader, name)):  # type: ignore[arg-type]

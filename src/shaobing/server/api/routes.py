@@ -16,10 +16,14 @@ from shaobing.server.api import (
     deliverables,
     engagements,
     findings,
+    hardening,
     imports,
+    reportconfig,
     reports,
+    riskconfig,
     scans,
     users,
+    vulndb,
     workorders,
 )
 
@@ -41,5 +45,9 @@ for module in (
     assets,
     imports,
     credentials,
+    vulndb,
+    riskconfig,
+    reportconfig,
+    hardening,
 ):
     api_router.include_router(module.router)

@@ -24,6 +24,7 @@ from shaobing.server.access import engagement_for, visible, visible_engagements
 from shaobing.server.api import engagements as api
 from shaobing.server.api.audit import event_as_dict
 from shaobing.server.api.engagements import ClientBody
+from shaobing.server.api.hardening import set_sla
 from shaobing.server.context import RequestContext
 from shaobing.server.pages.page_forms import (
     CSRF_PAGE,
@@ -214,6 +215,20 @@ def engagement_detail(
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     """Scope, service period, items and schedule, SLA, deliverables, links, scope check."""
+    return _detail_page(ctx, request, ref, target, port, done)
+
+
+def _detail_page(
+    ctx: RequestContext,
+    request: Request,
+    ref: str,
+    target: str | None = None,
+    port: int | None = None,
+    done: str | None = None,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     engagement = engagement_for(ctx, ref, "engagement.read")
     client_id = engagement.client_id
     today = datetime.now(UTC).date()
@@ -223,10 +238,17 @@ def engagement_detail(
             deliverables.deliverable_as_dict(d, today=today)
             for d in deliverables.list_deliverables(ctx.db, engagement)
         ]
+    notices = {
+        "created": t("server_pages.engagements.created"),
+        "sla": t("server_harden.sla_saved"),
+    }
     return render(
         request,
         "engagements_detail.html",
         ctx,
+        status=status,
+        error=error,
+        can_sla=ctx.can("engagement.write", client_id=client_id),
         e=engagement_as_dict(engagement),
         sla_days=findings.sla_table(ctx.db, engagement),
         delivered=delivered,
@@ -242,6 +264,7 @@ def engagement_detail(
                 ("/scans", "扫描任务", "scan.read"),
                 ("/reports", "报告", "report.read"),
                 ("/baseline", "基线核查", "baseline.read"),
+                ("/hardening", "基线加固", "baseline.read"),
                 ("/assessment", "风险与等保", "risk.read"),
                 ("/credentials", "目标凭据", "credential.read"),
             )
@@ -250,9 +273,39 @@ def engagement_detail(
         check=_scope_result(ctx, engagement, target, port),
         check_target=target or "",
         check_port=port,
-        notice=t("server_pages.engagements.created") if done == "created" else None,
+        notice=notices.get(done or ""),
         **helpers(),
     )
+
+
+@router.post("/engagements/{ref}/sla", dependencies=CSRF_PAGE)
+def engagement_sla(
+    ctx: PageCtx,
+    request: Request,
+    ref: str,
+    critical: Annotated[str, Form(max_length=10)] = "",
+    high: Annotated[str, Form(max_length=10)] = "",
+    medium: Annotated[str, Form(max_length=10)] = "",
+    low: Annotated[str, Form(max_length=10)] = "",
+    info: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Set remediation days per severity (empty fields keep their value)."""
+    given = {"critical": critical, "high": high, "medium": medium, "low": low, "info": info}
+    try:
+        days: dict[str, int] = {}
+        for level, raw in given.items():
+            if not raw.strip():
+                continue
+            if not raw.strip().isdigit():
+                raise ValidationError(t("findings.bad_sla_days", days=raw.strip()))
+            days[level] = int(raw.strip())
+        set_sla(ctx, ref, days)
+    except ShaobingError as exc:
+        message, code = refused(ctx, exc)
+        if isinstance(exc, NotFoundError):
+            raise
+        return _detail_page(ctx, request, ref, error=message, status=code)
+    return see_other(f"/engagements/{ref}", done="sla")
 
 
 @router.post("/engagements/{ref}/export", dependencies=CSRF_PAGE)

@@ -19,6 +19,7 @@ from shaobing.findings.severity import Severity
 from shaobing.findings.workflow import Role, Status, check_transition, status_label, workflow
 from shaobing.server.access import engagement_for, tenant_object, visible_engagements
 from shaobing.server.api import findings as api
+from shaobing.server.api.hardening import rededup_engagement
 from shaobing.server.api.imports import GROUPINGS, receive_import
 from shaobing.server.context import RequestContext
 from shaobing.server.pages.page_forms import (
@@ -177,6 +178,7 @@ def _list_page(
         reason_required=[s.value for s in workflow().reason_required],
         can_export=chosen is not None and ctx.can("findings.export", client_id=chosen.client_id),
         can_import=chosen is not None and ctx.can("findings.import", client_id=chosen.client_id),
+        can_dedup=chosen is not None and ctx.can("findings.dedup", client_id=chosen.client_id),
         import_formats=import_formats(),
         groupings=GROUPINGS,
         import_form=import_form or {"format": "", "grouping": "", "no_close": False},
@@ -202,6 +204,9 @@ def findings_list(
     moved: Annotated[int | None, Query(ge=0)] = None,
     unmoved: Annotated[int | None, Query(ge=0)] = None,
     imported: Annotated[int | None, Query(ge=1)] = None,
+    deduped: Annotated[int | None, Query(ge=0)] = None,
+    changed: Annotated[int | None, Query(ge=0)] = None,
+    merged: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     """An engagement's findings, most severe first, 50 a page, with filters."""
     params = {
@@ -215,6 +220,10 @@ def findings_list(
     notice = None
     if moved is not None:
         notice = t("server_pages.findings.bulk_done", moved=moved, refused=unmoved or 0)
+    elif deduped is not None:
+        notice = t(
+            "server_harden.rededup_done", findings=deduped, changed=changed or 0, merged=merged or 0
+        )
     return _list_page(ctx, request, engagement, params, after, notice=notice, imported=imported)
 
 
@@ -254,6 +263,26 @@ async def findings_import(
         )
     return see_other(
         "/findings", engagement=result["engagement"]["id"], imported=result["import_id"]
+    )
+
+
+@router.post("/findings/rededup", dependencies=CSRF_PAGE)
+def findings_rededup(
+    ctx: PageCtx, request: Request, engagement: Annotated[str, Form(max_length=100)]
+) -> Response:
+    """Recompute fingerprints with the current rules and merge findings that now coincide."""
+    try:
+        result = rededup_engagement(ctx, engagement)
+    except ShaobingError as exc:
+        message, code = refused(ctx, exc)
+        return _list_page(ctx, request, engagement, _no_filters(), None, error=message, status=code)
+    target = engagement_for(ctx, engagement, "findings.read")
+    return see_other(
+        "/findings",
+        engagement=target.id,
+        deduped=result["findings"],
+        changed=result["changed"],
+        merged=result["merged"],
     )
 
 

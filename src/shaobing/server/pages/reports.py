@@ -28,6 +28,7 @@ from shaobing.server.api.deliverables import (
     submit_deliverable,
     view,
 )
+from shaobing.server.api.reportconfig import branding_view
 from shaobing.server.api.reports import BuildBody, build, build_view, list_builds
 from shaobing.server.context import RequestContext, csrf_guard, request_context
 from shaobing.server.pages.render import render
@@ -68,6 +69,13 @@ def _page(
     can_deliverables = chosen is not None and ctx.can("deliverables.read", client_id=client_id)
     if chosen is not None and can_deliverables:
         deliverables = [view(d) for d in svc.list_deliverables(ctx.db, chosen)]
+    configure: dict[str, Any] | None = None
+    if ctx.can("report.configure"):
+        try:
+            configure = {"branding": branding_view(), "error": None}
+        except ShaobingError as exc:
+            # A broken branding file must not hide the page that helps fix it.
+            configure = {"branding": None, "error": exc.message}
     return render(
         request,
         "reports.html",
@@ -89,6 +97,7 @@ def _page(
         form=form or {"type": "vuln_scan", "format": "docx", "period": ""},
         kinds=sorted(catalog().deliverables.items()),
         add_form=add_form or {"kind": "", "due": "", "period": "", "note": ""},
+        configure=configure,
         message=message,
         notice=added_notice(ctx, chosen, added) or notice,
     )

@@ -13,9 +13,12 @@ from shaobing.server.pages import (
     credentials,
     engagements,
     findings,
+    hardening,
     overview,
     reports,
+    riskconfig,
     scans,
+    vulndb,
     workorders,
 )
 
@@ -33,5 +36,8 @@ for module in (
     assessment,
     reports,
     credentials,
+    hardening,
+    vulndb,
+    riskconfig,
 ):
     pages_router.include_router(module.router)

@@ -1,0 +1,1 @@
+"""Tests of the console's hardening, SLA and re-deduplication routes."""
