@@ -39,6 +39,7 @@ def api_routes() -> dict[tuple[str, str], str]:
 
 
 ROUTES = api_routes()
+PG_SAMPLE = 4
 PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/logout"),
@@ -143,6 +144,11 @@ def _call(client: TestClient, case: Case, side: Side, victim: str, made: dict[st
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.path} {c.scope}")
 def test_role_tenant_matrix(case: Case, world: World, tmp_path: Path) -> None:
+    if world.engine.dialect.name != "sqlite" and CASES.index(case) % PG_SAMPLE:
+        # Authorisation does not depend on the database; the tenant filters of the queries are
+        # checked on PostgreSQL by the page and API tests. A sample keeps PostgreSQL honest here
+        # at a quarter of the cost (the suite must stay fast on two cores).
+        pytest.skip("matrix case sampled on PostgreSQL (every 4th case runs)")
     permission = ROUTES[(case.method, case.route_path)]
     made = {
         side_name: {
