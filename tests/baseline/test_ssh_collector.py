@@ -12,7 +12,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import stat
 import subprocess
 import tempfile
@@ -35,8 +34,7 @@ from shaobing.baseline.probes import Context
 from tests.conftest import CliRunner
 from tests.services.dbproc import start_with_retries
 from tests.services.postgres import ServiceUnavailable, free_port
-from tests.services.process import tcp_banner
-from tests.services.sshd import SshServer, start_sshd
+from tests.services.sshd import SshServer, allow_authorized_keys, start_sshd
 
 T = TypeVar("T")
 PASSWORD = "Bl-9vQ2#test-ssh"
@@ -70,21 +68,6 @@ class Sshd:
         return SshTarget(host="127.0.0.1", user=self.user, port=self.port, **options)
 
 
-def _allow_keys(server: SshServer, folder: Path) -> None:
-    # The helper's server reads no authorized_keys file. Point it at a folder the account
-    # can read and make sshd re-read its configuration (SIGHUP re-executes sshd).
-    config = server.root / "sshd_config"
-    text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace("AuthorizedKeysFile none", f"AuthorizedKeysFile {folder}/%u"))
-    server.process.send_signal(signal.SIGHUP)
-    time.sleep(0.2)
-    deadline = time.monotonic() + 10
-    while not tcp_banner(server.port).startswith(b"SSH-"):
-        if time.monotonic() > deadline or server.process.poll() is not None:
-            raise RuntimeError("sshd did not come back after SIGHUP")
-        time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 def sshd() -> Iterator[Sshd]:
     """One sshd with one account that may log in with a password or a key."""
@@ -110,7 +93,7 @@ def sshd() -> Iterator[Sshd]:
         work = keys / "work"
         work.mkdir()
         os.chown(work, entry.pw_uid, entry.pw_gid)
-        _allow_keys(server, keys)
+        allow_authorized_keys(server, keys)
         yield Sshd(server, account.name, entry.pw_uid, entry.pw_gid, key, work)
     finally:
         server.stop()

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +24,7 @@ from shaobing.cli import main as cli_main
 from shaobing.core.i18n import t
 from tests.services.dbproc import start_with_retries
 from tests.services.postgres import ServiceUnavailable
-from tests.services.process import tcp_banner
-from tests.services.sshd import SshServer, start_sshd
+from tests.services.sshd import SshServer, allow_authorized_keys, start_sshd
 
 # ``shaobing cred`` until cli/main.py registers it (then this does nothing).
 if not any(group.name == "cred" for group in cli_main.app.registered_groups):
@@ -57,21 +54,6 @@ class Sshd:
         return f"ssh://{self.user}@127.0.0.1:{self.port}"
 
 
-def _allow_keys(server: SshServer, folder: Path) -> None:
-    # The helper's server reads no authorized_keys file: point it at ``folder`` and make
-    # sshd re-read its configuration (SIGHUP re-executes it).
-    config = server.root / "sshd_config"
-    text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace("AuthorizedKeysFile none", f"AuthorizedKeysFile {folder}/%u"))
-    server.process.send_signal(signal.SIGHUP)
-    time.sleep(0.2)
-    deadline = time.monotonic() + 10
-    while not tcp_banner(server.port).startswith(b"SSH-"):
-        if time.monotonic() > deadline or server.process.poll() is not None:
-            raise RuntimeError("sshd did not come back after SIGHUP")
-        time.sleep(0.05)
-
-
 @pytest.fixture(scope="session")
 def sshd() -> Iterator[Sshd]:
     """One sshd on 127.0.0.1 whose account logs in with a password or a key."""
@@ -94,7 +76,7 @@ def sshd() -> Iterator[Sshd]:
         (keys / account.name).write_text((keys / "client_ed25519.pub").read_text())
         os.chmod(keys / account.name, 0o644)
         pwd.getpwnam(account.name)
-        _allow_keys(server, keys)
+        allow_authorized_keys(server, keys)
         yield Sshd(server, account.name, key.read_text(encoding="utf-8"), key)
     finally:
         server.stop()

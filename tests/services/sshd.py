@@ -10,8 +10,10 @@ privilege separation and the planted system accounts).
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,3 +112,18 @@ AuthorizedKeysFile none
         shutil.rmtree(root, ignore_errors=True)
         raise
     return SshServer(port, root, users, process)
+
+
+def allow_authorized_keys(server: SshServer, folder: Path) -> None:
+    """Let the server's accounts log in with the keys in ``folder/<user>`` (the server starts
+    with no authorized_keys file); sshd re-reads its configuration (SIGHUP re-executes it)."""
+    config = server.root / "sshd_config"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("AuthorizedKeysFile none", f"AuthorizedKeysFile {folder}/%u"))
+    server.process.send_signal(signal.SIGHUP)
+    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while not tcp_banner(server.port).startswith(b"SSH-"):
+        if time.monotonic() > deadline or server.process.poll() is not None:
+            raise RuntimeError("sshd did not come back after SIGHUP")
+        time.sleep(0.05)

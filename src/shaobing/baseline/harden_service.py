@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,16 +188,46 @@ def harden(
             engagement_id = engagement.id
         # after the transaction: a refusal is audited in a transaction of its own
         check_scope(engagement, opened, None, engine, actor, scope)
+    return harden_opened(
+        engine,
+        profile_source=profile_name,
+        profile=profile,
+        chosen=chosen,
+        opened=opened,
+        yes=yes,
+        engagement_id=engagement_id,
+        actor=actor,
+    )
+
+
+def harden_opened(
+    engine: Engine | None,
+    *,
+    profile_source: str,
+    profile: Profile,
+    chosen: list[Rule],
+    opened: OpenedTarget,
+    yes: bool,
+    engagement_id: int | None,
+    actor: str,
+    expect_plan: Callable[[Plan], None] | None = None,
+) -> HardenOutcome:
+    """Plan and, with ``yes``, apply on an opened target whose scope the caller checked.
+
+    ``expect_plan`` sees the plan before anything is recorded or changed and may refuse it
+    by raising (the console applies only the plan the user confirmed).
+    """
     return asyncio.run(
         _harden(
             engine,
-            profile_name,
+            profile_source,
             profile,
             chosen,
             opened,
             yes=yes,
             engagement_id=engagement_id,
             actor=actor,
+            expect_plan=expect_plan,
         )
     )
 
@@ -211,6 +242,7 @@ async def _harden(
     yes: bool,
     engagement_id: int | None,
     actor: str,
+    expect_plan: Callable[[Plan], None] | None = None,
 ) -> HardenOutcome:
     host = opened.host
     assert host is not None
@@ -220,6 +252,8 @@ async def _harden(
         ctx = Context(host=host)
         before = await run_profile(profile, ctx, chosen)
         plan = await build_plan(host, chosen, before)
+        if expect_plan is not None:
+            expect_plan(plan)
         outcome = HardenOutcome(plan, before)
         if not yes or engine is None or engagement_id is None:
             return outcome

@@ -15,34 +15,25 @@ Only ``ssh://`` targets with a credential from the vault (as the console's basel
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from shaobing.baseline.engine import run_profile
-from shaobing.baseline.harden_service import HardenOutcome, _apply, backup_root, rollback
-from shaobing.baseline.hardening import Backup, Plan, build_plan
+from shaobing.baseline.harden_service import HardenOutcome, harden_opened, rollback
+from shaobing.baseline.hardening import Plan
 from shaobing.baseline.loader import get_profile, raw_profiles
-from shaobing.baseline.model import Profile, Rule
 from shaobing.baseline.models import HardeningRun
-from shaobing.baseline.probes import Context
 from shaobing.baseline.service import (
     Access,
-    OpenedTarget,
     check_scope,
     open_target,
-    record_report,
     select_rules,
 )
-from shaobing.core.db import session_scope
 from shaobing.core.errors import ConflictError, ValidationError
 from shaobing.core.i18n import t
 from shaobing.core.settings import get_settings
@@ -146,102 +137,6 @@ def plan_token(engagement_id: int, profile: str, target: str, rules: list[str], 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass
-class _Job:
-    """One hardening call: what to evaluate, where, and the token an apply must match."""
-
-    engine: Engine
-    engagement_id: int
-    profile_name: str
-    profile: Profile
-    chosen: list[Rule]
-    opened: OpenedTarget
-    actor: str
-    token: str | None
-
-
-async def _record_start(job: _Job, outcome: HardenOutcome) -> int:
-    with session_scope(job.engine) as session:
-        engagement = session.get_one(Engagement, job.engagement_id)
-        run = HardeningRun(
-            client_id=engagement.client_id,
-            engagement_id=engagement.id,
-            profile=job.profile.id,
-            target=job.opened.label,
-            target_spec={**job.opened.spec, "profile_source": job.profile_name},
-            rules=[r.id for r in job.chosen],
-            plan=outcome.plan.as_json(),
-            created_by=job.actor,
-        )
-        session.add(run)
-        session.flush()
-        before_run, _ = record_report(
-            session,
-            engagement,
-            outcome.before,
-            job.opened,
-            actor=job.actor,
-            purpose="harden-before",
-            profile_source=job.profile_name,
-        )
-        run.before_run_id = before_run.id
-        return run.id
-
-
-async def _harden(job: _Job) -> tuple[HardenOutcome, str]:
-    """Plan; with a token, apply exactly as ``harden_service`` does after ``--yes``."""
-    host = job.opened.host
-    assert host is not None
-    try:
-        await host.connect()
-        ctx = Context(host=host)
-        before = await run_profile(job.profile, ctx, job.chosen)
-        plan = await build_plan(host, job.chosen, before)
-        outcome = HardenOutcome(plan, before)
-        rules = [r.id for r in job.chosen]
-        token = plan_token(job.engagement_id, job.profile.id, job.opened.label, rules, plan)
-        if job.token is None:
-            return outcome, token
-        if job.token != token:
-            raise ConflictError(t("server_harden.plan_changed"))
-        run_id = await _record_start(job, outcome)
-        outcome.run_id = run_id
-        folder = backup_root() / str(run_id)
-        backups: list[Backup] = []
-        applied: list[str] = []
-        status, message = "nothing-to-do", None
-        if plan.actionable and (plan.changes or any(r.commands for r in plan.actionable)):
-            backups, applied, message = await _apply(host, plan, folder)
-            status = "applied" if message is None else "failed-rolled-back"
-        for path in plan.changes:
-            host.forget(path)
-        after = await run_profile(job.profile, Context(host=host, os=ctx.os), job.chosen)
-        outcome.after, outcome.status, outcome.message = after, status, message
-        with session_scope(job.engine) as session:
-            engagement = session.get_one(Engagement, job.engagement_id)
-            stored = session.get_one(HardeningRun, run_id)
-            after_run, summary = record_report(
-                session,
-                engagement,
-                after,
-                job.opened,
-                actor=job.actor,
-                purpose="harden-after",
-                profile_source=job.profile_name,
-            )
-            stored.after_run_id = after_run.id
-            stored.status = status
-            stored.message = message
-            stored.backup_dir = str(folder)
-            stored.backups = {"files": [b.as_json() for b in backups], "applied": applied}
-            stored.applied_at = datetime.now(UTC)
-            if summary is not None:
-                outcome.findings = summary.as_dict()
-        return outcome, token
-    finally:
-        await host.close()
-
-
 def _answer(outcome: HardenOutcome, token: str) -> dict[str, Any]:
     plan = outcome.plan
     return outcome.as_json() | {
@@ -268,21 +163,32 @@ def harden_target(ctx: RequestContext, body: HardenBody) -> dict[str, Any]:
     # The services open their own transactions (and audit refusals and uses in them).
     ctx.db.commit()
 
+    rules = [r.id for r in chosen]
+
     def work(text: str, access: Access) -> tuple[HardenOutcome, str]:
         opened = open_target(text, access)
         # Before any connection, also for a plan: the target must be in the engagement's scope.
         check_scope(engagement, opened, None, ctx.engine, ctx.actor, scope)
-        job = _Job(
+        tokens: list[str] = []
+
+        def expect(plan: Plan) -> None:
+            # Apply only the plan the user confirmed: the token covers every change.
+            tokens.append(plan_token(engagement_id, profile.id, opened.label, rules, plan))
+            if body.apply and tokens[0] != body.plan_token:
+                raise ConflictError(t("server_harden.plan_changed"))
+
+        outcome = harden_opened(
             ctx.engine,
-            engagement_id,
-            profile_name,
-            profile,
-            chosen,
-            opened,
-            ctx.actor,
-            body.plan_token if body.apply else None,
+            profile_source=profile_name,
+            profile=profile,
+            chosen=chosen,
+            opened=opened,
+            yes=body.apply,
+            engagement_id=engagement_id,
+            actor=ctx.actor,
+            expect_plan=expect,
         )
-        return asyncio.run(_harden(job))
+        return outcome, tokens[0]
 
     outcome, token = run_with_credential(
         ctx.engine, stored, target, Access(timeout=CONNECT_TIMEOUT), work, actor=ctx.actor
